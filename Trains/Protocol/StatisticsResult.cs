@@ -1,0 +1,128 @@
+using System.Text.Json;
+
+namespace HealthTrain.Trains.Protocol;
+
+/// <summary>The file a statistics train writes: <c>/output/statistics.json</c>.</summary>
+public sealed record StatisticsResult
+{
+    /// <summary>File name under <c>/output</c>.</summary>
+    public const string FileName = "statistics.json";
+
+    public Dictionary<string, StatisticValue> Statistics { get; init; } = [];
+}
+
+/// <summary>
+/// One station's value of a declared statistic. Which members are set depends on the kind:
+/// count and sum use <see cref="Value"/> (or <see cref="Categories"/>); mean uses N and Mean;
+/// variance uses N, Mean and M2 (sum of squared deviations from the mean); histogram uses
+/// Counts, Underflow and Overflow.
+/// </summary>
+public sealed record StatisticValue
+{
+    public string Kind { get; init; } = "";
+    public double? Value { get; init; }
+    public Dictionary<string, double>? Categories { get; init; }
+    public long? N { get; init; }
+    public double? Mean { get; init; }
+    public double? M2 { get; init; }
+    public long[]? Counts { get; init; }
+    public long? Underflow { get; init; }
+    public long? Overflow { get; init; }
+}
+
+/// <summary>Checks that a statistics result holds exactly the declared statistics, each well-formed.</summary>
+public static class StatisticsResultValidator
+{
+    /// <summary>Parses the JSON of a statistics result and checks it against the manifest.</summary>
+    public static (StatisticsResult? Result, IReadOnlyList<ValidationError> Errors) Parse(TrainManifest manifest, string json)
+    {
+        StatisticsResult? result;
+        try
+        {
+            result = JsonSerializer.Deserialize<StatisticsResult>(json, ProtocolJson.Options);
+        }
+        catch (JsonException e)
+        {
+            return (null, [new(string.IsNullOrEmpty(e.Path) ? "$" : e.Path, "not valid statistics JSON: " + e.Message.Split(" Path:")[0])]);
+        }
+        if (result?.Statistics is null) return (null, [new("$.statistics", "is missing")]);
+        var errors = Validate(manifest, result);
+        return errors.Count == 0 ? (result, errors) : (null, errors);
+    }
+
+    public static IReadOnlyList<ValidationError> Validate(TrainManifest manifest, StatisticsResult result)
+    {
+        var e = new List<ValidationError>();
+        var declared = manifest.Outputs.Statistics.ToDictionary(s => s.Name);
+        foreach (var name in result.Statistics.Keys.Where(n => !declared.ContainsKey(n)))
+            e.Add(new($"$.statistics.{name}", "is not declared in the manifest"));
+        foreach (var d in manifest.Outputs.Statistics)
+        {
+            var path = $"$.statistics.{d.Name}";
+            if (!result.Statistics.TryGetValue(d.Name, out var v) || v is null) { e.Add(new(path, "is declared but missing")); continue; }
+            if (v.Kind != d.Kind) { e.Add(new(path + ".kind", $"is '{v.Kind}' but the manifest declares '{d.Kind}'")); continue; }
+            ValidateValue(d, v, path, e);
+        }
+        return e;
+    }
+
+    private static void ValidateValue(StatisticDeclaration d, StatisticValue v, string path, List<ValidationError> e)
+    {
+        void Unexpected(string member, bool present)
+        {
+            if (present) e.Add(new($"{path}.{member}", $"is not used by kind '{d.Kind}'"));
+        }
+        switch (d.Kind)
+        {
+            case StatisticKinds.Count or StatisticKinds.Sum:
+                Unexpected("n", v.N is not null); Unexpected("mean", v.Mean is not null); Unexpected("m2", v.M2 is not null);
+                Unexpected("counts", v.Counts is not null); Unexpected("underflow", v.Underflow is not null); Unexpected("overflow", v.Overflow is not null);
+                var isCount = d.Kind == StatisticKinds.Count;
+                if (d.Categories is null)
+                {
+                    Unexpected("categories", v.Categories is not null);
+                    if (v.Value is not { } x) e.Add(new(path + ".value", "is missing"));
+                    else CheckNumber(x, isCount, path + ".value", e);
+                }
+                else
+                {
+                    Unexpected("value", v.Value is not null);
+                    if (v.Categories is null) { e.Add(new(path + ".categories", "is missing")); break; }
+                    foreach (var c in v.Categories.Keys.Where(c => !d.Categories.Contains(c)))
+                        e.Add(new($"{path}.categories.{c}", "is not a declared category"));
+                    foreach (var c in d.Categories)
+                        if (!v.Categories.TryGetValue(c, out var x)) e.Add(new($"{path}.categories.{c}", "is declared but missing"));
+                        else CheckNumber(x, isCount, $"{path}.categories.{c}", e);
+                }
+                break;
+            case StatisticKinds.Mean or StatisticKinds.Variance:
+                Unexpected("value", v.Value is not null); Unexpected("categories", v.Categories is not null);
+                Unexpected("counts", v.Counts is not null); Unexpected("underflow", v.Underflow is not null); Unexpected("overflow", v.Overflow is not null);
+                if (d.Kind == StatisticKinds.Mean) Unexpected("m2", v.M2 is not null);
+                if (v.N is not { } n || n < 0) { e.Add(new(path + ".n", "must be a count of 0 or more")); break; }
+                if (n > 0 && v.Mean is not { } mean) e.Add(new(path + ".mean", "is missing"));
+                else if (v.Mean is { } m && !double.IsFinite(m)) e.Add(new(path + ".mean", "must be a finite number"));
+                if (d.Kind == StatisticKinds.Variance)
+                {
+                    if (n > 0 && v.M2 is null) e.Add(new(path + ".m2", "is missing"));
+                    else if (v.M2 is { } m2 && (!double.IsFinite(m2) || m2 < 0)) e.Add(new(path + ".m2", "must be a finite number of 0 or more"));
+                }
+                break;
+            case StatisticKinds.Histogram:
+                Unexpected("value", v.Value is not null); Unexpected("categories", v.Categories is not null);
+                Unexpected("n", v.N is not null); Unexpected("mean", v.Mean is not null); Unexpected("m2", v.M2 is not null);
+                var bins = d.Bins!.Count - 1;
+                if (v.Counts is null || v.Counts.Length != bins) e.Add(new(path + ".counts", $"must hold {bins} counts, one per bin"));
+                else for (var i = 0; i < bins; i++) if (v.Counts[i] < 0) e.Add(new($"{path}.counts[{i}]", "must not be negative"));
+                if (v.Underflow is < 0) e.Add(new(path + ".underflow", "must not be negative"));
+                if (v.Overflow is < 0) e.Add(new(path + ".overflow", "must not be negative"));
+                break;
+        }
+    }
+
+    private static void CheckNumber(double x, bool isCount, string path, List<ValidationError> e)
+    {
+        if (!double.IsFinite(x)) e.Add(new(path, "must be a finite number"));
+        else if (isCount && (x < 0 || x != Math.Floor(x))) e.Add(new(path, "a count must be a whole number of 0 or more"));
+    }
+}
