@@ -1,1 +1,69 @@
-var app = WebApplication.CreateBuilder(args).Build(); app.Run();
+using System.Text.Json.Serialization;
+using HealthTrain.Hub;
+using HealthTrain.Hub.Identity;
+using HealthTrain.Hub.Registry;
+using HealthTrain.Hub.Runs;
+using HealthTrain.Hub.Storage;
+using HealthTrain.Hub.Trains;
+using HealthTrain.Trains.Protocol;
+using Microsoft.AspNetCore.Authentication;
+
+var builder = WebApplication.CreateBuilder(args);
+var options = builder.Configuration.GetSection("Hub").Get<HubOptions>() ?? new HubOptions();
+
+builder.Services.AddSingleton(options);
+builder.Services.AddSingleton(_ => new HubDatabase(Path.Combine(options.DataDir, "hub.db")));
+builder.Services.AddSingleton<Identities>();
+builder.Services.AddSingleton<TrainCatalog>();
+builder.Services.AddSingleton<JobSignal>();
+builder.Services.AddSingleton<RunStore>();
+builder.Services.AddSingleton<JobQueue>();
+builder.Services.ConfigureHttpJsonOptions(o =>
+{
+    o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull;
+});
+builder.Services.AddAuthentication(TokenAuthenticationHandler.SchemeName)
+    .AddScheme<AuthenticationSchemeOptions, TokenAuthenticationHandler>(TokenAuthenticationHandler.SchemeName, null);
+builder.Services.AddAuthorizationBuilder()
+    .AddPolicy("authenticated", p => p.RequireAuthenticatedUser())
+    .AddPolicy(Roles.Operator, p => p.RequireRole(Roles.Operator))
+    .AddPolicy(Roles.Researcher, p => p.RequireRole(Roles.Researcher, Roles.Operator))
+    .AddPolicy(Roles.Station, p => p.RequireRole(Roles.Station))
+    // Nothing is anonymous: an endpoint without its own policy still needs an identity.
+    .SetFallbackPolicy(new Microsoft.AspNetCore.Authorization.AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build());
+builder.Services.AddRegistryGateway(options.RegistryUrl);
+
+var app = builder.Build();
+var db = app.Services.GetRequiredService<HubDatabase>();
+db.Migrate();
+BootstrapOperator(app.Services.GetRequiredService<Identities>(), options, app.Logger);
+
+app.UseAuthentication();
+app.UseAuthorization();
+app.MapGet("/healthz", () => Results.Ok(new { status = "ok" })).AllowAnonymous();
+app.MapIdentityEndpoints();
+app.MapTrainEndpoints();
+app.MapRunEndpoints();
+app.MapJobEndpoints();
+app.MapRegistryGateway();
+app.Run();
+
+// The first operator must exist before anyone can create identities; its token comes from config or a 0600 file.
+static void BootstrapOperator(Identities identities, HubOptions options, ILogger log)
+{
+    var token = options.OperatorToken;
+    var tokenFile = Path.Combine(options.DataDir, "operator.token");
+    if (string.IsNullOrEmpty(token) && File.Exists(tokenFile)) token = File.ReadAllText(tokenFile).Trim();
+    if (string.IsNullOrEmpty(token))
+    {
+        token = Identities.NewToken();
+        File.WriteAllText(tokenFile, token);
+        File.SetUnixFileMode(tokenFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        log.LogInformation("operator token written to {File}", tokenFile);
+    }
+    if (identities.FindByName("operator") is null) identities.Create("operator", Roles.Operator, token);
+    else identities.SetToken("operator", token);
+}
+
+/// <summary>Entry point, visible to in-process tests.</summary>
+public partial class Program;

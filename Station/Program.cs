@@ -1,1 +1,44 @@
-var app = WebApplication.CreateBuilder(args).Build(); app.Run();
+using Docker.DotNet;
+using HealthTrain.Station;
+using HealthTrain.Station.Execution;
+using HealthTrain.Station.Fhir;
+using HealthTrain.Station.Hub;
+using HealthTrain.Station.Jobs;
+
+var builder = WebApplication.CreateBuilder(args);
+var options = builder.Configuration.GetSection("Station").Get<StationOptions>() ?? new StationOptions();
+var problems = new List<string>();
+if (string.IsNullOrWhiteSpace(options.Name)) problems.Add("Station:Name is required");
+if (!Uri.TryCreate(options.HubUrl, UriKind.Absolute, out _)) problems.Add("Station:HubUrl must be an absolute URL of the hub");
+if (string.IsNullOrWhiteSpace(options.Token)) problems.Add("Station:Token is required (issued by the hub operator)");
+if (problems.Count > 0)
+{
+    Console.Error.WriteLine("station configuration is incomplete:\n  " + string.Join("\n  ", problems));
+    return 2;
+}
+Directory.CreateDirectory(options.DataDir);
+
+builder.Services.AddSingleton(options);
+builder.Services.AddSingleton(_ => new DockerClientConfiguration(new Uri(options.DockerEndpoint)).CreateClient());
+builder.Services.AddSingleton(_ => new FhirStore(Path.Combine(options.DataDir, "fhir.db")));
+builder.Services.AddSingleton<StationStatus>();
+builder.Services.AddSingleton<TrainImages>();
+builder.Services.AddSingleton<ITrainExecutor, DockerTrainExecutor>();
+builder.Services.AddSingleton<JobRunner>();
+builder.Services.AddHttpClient<HubClient>();
+builder.Services.AddHostedService<JobWorker>();
+
+var app = builder.Build();
+// Local status for the station's operator; bind the station to loopback (--urls http://127.0.0.1:PORT).
+app.MapGet("/api/status", (StationStatus status, FhirStore store) => new
+{
+    name = options.Name,
+    state = status.State,
+    resources = store.CountByType(),
+    load = status.LastLoad,
+    jobsSucceeded = status.JobsSucceeded,
+    jobsFailed = status.JobsFailed,
+    lastError = status.LastError,
+});
+app.Run();
+return 0;

@@ -1,1 +1,85 @@
-Console.WriteLine("todo");
+using HealthTrain.Cli;
+using HealthTrain.Cli.Commands;
+using HealthTrain.Cli.Hub;
+using HealthTrain.Trains.Protocol;
+
+// healthtrain: the researcher's and operator's command line. Each command prints what it did, and
+// exits non-zero with a one-paragraph reason when it could not.
+var output = Console.Out;
+try
+{
+    if (args.Length == 0 || args[0] is "help" or "--help" or "-h")
+    {
+        output.WriteLine(Usage.Text);
+        return args.Length == 0 ? 2 : 0;
+    }
+    var rest = new CliArgs(args.Skip(1), "json", "watch", "force", "keep");
+    return args[0] switch
+    {
+        "demo" => await DemoCommand.RunAsync(rest, output),
+        "base" => await ImageCommands.BaseAsync(rest, output),
+        "train" => await ImageCommands.TrainAsync(rest, output),
+        "run" => await RunCommands.RunAsync(rest.Required(0, "a run command: start|show|watch|results|list"), rest, output),
+        "identity" => await IdentityCommands.RunAsync(rest, output),
+        "station" => await IdentityCommands.StationAsync(rest, output),
+        "login" => await IdentityCommands.LoginAsync(rest, output),
+        "whoami" => await IdentityCommands.WhoAmIAsync(rest, output),
+        "data" => DataCommands.Run(rest, output),
+        _ => throw new UsageException($"unknown command '{args[0]}'"),
+    };
+}
+catch (UsageException e)
+{
+    Console.Error.WriteLine($"healthtrain: {e.Message}");
+    Console.Error.WriteLine("run 'healthtrain help' for the list of commands");
+    return 2;
+}
+catch (ProtocolValidationException e)
+{
+    Console.Error.WriteLine($"healthtrain: {e.Message}");
+    return 1;
+}
+catch (HubApiException e)
+{
+    Console.Error.WriteLine($"healthtrain: the hub refused: {e.Message}");
+    return 1;
+}
+catch (Exception e) when (e is HttpRequestException or InvalidOperationException or IOException or TimeoutException
+                          or Docker.DotNet.DockerApiException or FileNotFoundException or DirectoryNotFoundException)
+{
+    Console.Error.WriteLine($"healthtrain: {e.Message}");
+    return 1;
+}
+
+/// <summary>The command list printed by <c>healthtrain help</c>.</summary>
+internal static class Usage
+{
+    public const string Text = """
+        healthtrain — build, push and run trains on a HealthTrain federation
+
+        Set-up (from the checkout):
+          ./healthtrain demo                       run a whole local federation end to end
+          ./healthtrain test                       run every test
+
+        Researchers:
+          healthtrain login --hub URL --token T    remember the hub and your token
+          healthtrain base build [--force]         build the Debian base images trains run on (cached)
+          healthtrain train build DIR              build the train in DIR (train.json + a .csproj) into a local image
+          healthtrain train push IMAGE             push a built train through the hub and submit it
+          healthtrain train list                   trains you submitted
+          healthtrain run start TRAIN --stations a,b [--param k=v] [--watch]
+          healthtrain run watch|show|results RUN [--json]
+          healthtrain run list
+          healthtrain station list                 stations you can run at
+
+        Operators:
+          healthtrain identity add NAME --role researcher|station|operator
+          healthtrain identity list
+
+        Data:
+          healthtrain data split SRC --parts N --out DIR   split Synthea bundles into N sites by city
+
+        Every command that talks to the hub takes --hub URL and --token TOKEN
+        (or HEALTHTRAIN_HUB / HEALTHTRAIN_TOKEN, or the profile saved by login).
+        """;
+}

@@ -119,4 +119,10 @@ public static class ProtocolJson
     };
 
     public static readonly JsonSerializerOptions Indented = new(Options) { WriteIndented = true };
+
+    /// <summary>For hub API messages: tolerant of members added by newer hubs.</summary>
+    public static readonly JsonSerializerOptions Api = new(JsonSerializerDefaults.Web)
+    {
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
 }

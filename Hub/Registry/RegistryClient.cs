@@ -1,0 +1,64 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Security.Cryptography;
+using System.Text.Json;
+
+namespace HealthTrain.Hub.Registry;
+
+/// <summary>A pushed image as the registry holds it: its manifest digest and its config's labels.</summary>
+public sealed record RegistryImage(string Repository, string Digest, IReadOnlyDictionary<string, string> Labels, string? User, long Size);
+
+/// <summary>Thrown when the registry has no such image, or holds something the hub cannot use.</summary>
+public sealed class RegistryImageException(string message) : Exception(message);
+
+/// <summary>Reads images straight from the upstream registry (on loopback, behind the gateway).</summary>
+public sealed class RegistryClient(HttpClient http)
+{
+    private static readonly string[] ManifestTypes =
+    [
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+    ];
+
+    /// <summary>Resolves a tag or digest to the manifest digest and reads the image config.</summary>
+    public async Task<RegistryImage> ReadImageAsync(string repository, string reference, CancellationToken ct)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/v2/{repository}/manifests/{reference}");
+        foreach (var type in ManifestTypes) request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(type));
+        using var response = await http.SendAsync(request, ct);
+        if (response.StatusCode == HttpStatusCode.NotFound)
+            throw new RegistryImageException($"the registry has no image {repository}:{reference}; push it first");
+        response.EnsureSuccessStatusCode();
+        var body = await response.Content.ReadAsByteArrayAsync(ct);
+        var digest = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(body));
+        if (reference.StartsWith("sha256:", StringComparison.Ordinal) && reference != digest)
+            throw new RegistryImageException($"the registry returned content for {reference} whose digest is {digest}");
+
+        using var manifest = JsonDocument.Parse(body);
+        var mediaType = manifest.RootElement.TryGetProperty("mediaType", out var mt) ? mt.GetString() : response.Content.Headers.ContentType?.MediaType;
+        if (mediaType is "application/vnd.oci.image.index.v1+json" or "application/vnd.docker.distribution.manifest.list.v2+json")
+            throw new RegistryImageException("multi-platform image indexes are not trains: push a single linux/amd64 image");
+        if (!manifest.RootElement.TryGetProperty("config", out var config) || !config.TryGetProperty("digest", out var configDigest))
+            throw new RegistryImageException($"the manifest of {repository}@{digest} has no image config");
+        long size = config.TryGetProperty("size", out var cs) ? cs.GetInt64() : 0;
+        if (manifest.RootElement.TryGetProperty("layers", out var layers))
+            foreach (var layer in layers.EnumerateArray())
+                size += layer.TryGetProperty("size", out var ls) ? ls.GetInt64() : 0;
+
+        using var blob = await http.GetAsync($"/v2/{repository}/blobs/{configDigest.GetString()}", ct);
+        blob.EnsureSuccessStatusCode();
+        using var imageConfig = JsonDocument.Parse(await blob.Content.ReadAsByteArrayAsync(ct));
+        var labels = new Dictionary<string, string>();
+        string? user = null;
+        if (imageConfig.RootElement.TryGetProperty("config", out var c) && c.ValueKind == JsonValueKind.Object)
+        {
+            if (c.TryGetProperty("Labels", out var l) && l.ValueKind == JsonValueKind.Object)
+                foreach (var p in l.EnumerateObject())
+                    labels[p.Name] = p.Value.GetString() ?? "";
+            if (c.TryGetProperty("User", out var u)) user = u.GetString();
+        }
+        return new RegistryImage(repository, digest, labels, user, size);
+    }
+}

@@ -1,0 +1,39 @@
+using HealthTrain.Hub.Identity;
+using HealthTrain.Trains.Protocol;
+
+namespace HealthTrain.Hub.Runs;
+
+/// <summary>The station-facing side of runs: stations long-poll for jobs and report outcomes. A station sees only its own jobs.</summary>
+public static class JobEndpoints
+{
+    private static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(60);
+
+    public static void MapJobEndpoints(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api/station/jobs").RequireAuthorization(Roles.Station);
+        group.MapGet("/next", async (int? waitSeconds, HttpContext http, JobQueue queue, CancellationToken ct) =>
+        {
+            var wait = TimeSpan.FromSeconds(Math.Clamp(waitSeconds ?? 0, 0, (int)MaxWait.TotalSeconds));
+            var job = await queue.NextAsync(http.User.Caller(), wait, ct);
+            return job is null ? Results.NoContent() : Results.Ok(job);
+        });
+        group.MapPost("/{id:long}/started", (long id, HttpContext http, JobQueue queue) =>
+            ToResult(queue.MarkStarted(http.User.Caller(), id), id));
+        group.MapPost("/{id:long}/result", (long id, JobResultUpload upload, HttpContext http, JobQueue queue) =>
+        {
+            var (outcome, errors) = queue.Complete(http.User.Caller(), id, upload);
+            return outcome == JobReportOutcome.Refused
+                ? Results.UnprocessableEntity(new ApiError("the result does not match the train manifest; the job was failed", errors))
+                : ToResult(outcome, id);
+        });
+        group.MapPost("/{id:long}/failure", (long id, JobFailureReport report, HttpContext http, JobQueue queue) =>
+            ToResult(queue.Fail(http.User.Caller(), id, report), id));
+    }
+
+    private static IResult ToResult(JobReportOutcome outcome, long id) => outcome switch
+    {
+        JobReportOutcome.Accepted => Results.NoContent(),
+        JobReportOutcome.NotFound => Results.NotFound(new ApiError($"no job {id} for this station")),
+        _ => Results.Conflict(new ApiError($"job {id} is not open for this report")),
+    };
+}

@@ -1,0 +1,202 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Dapper;
+using HealthTrain.Hub.Identity;
+using HealthTrain.Hub.Merging;
+using HealthTrain.Hub.Storage;
+using HealthTrain.Trains.Protocol;
+using Microsoft.Data.Sqlite;
+
+namespace HealthTrain.Hub.Runs;
+
+/// <summary>Outcome of a station's report on a job.</summary>
+public enum JobReportOutcome
+{
+    Accepted,
+    /// <summary>No such job for this station.</summary>
+    NotFound,
+    /// <summary>The job is not in a state that accepts this report (already finished, or not claimed).</summary>
+    Conflict,
+    /// <summary>The result broke the manifest; the job was failed with the reason.</summary>
+    Refused,
+}
+
+/// <summary>
+/// Hands queued jobs to stations and takes their reports. Every state change is one transaction;
+/// the report that finishes a round also pools it and opens the next round or ends the run.
+/// </summary>
+public sealed class JobQueue(HubDatabase db, JobSignal signal, ILogger<JobQueue> log)
+{
+    /// <summary>Extra lease beyond the train's own timeout: pull, input preparation and upload.</summary>
+    private static readonly TimeSpan LeaseMargin = TimeSpan.FromMinutes(5);
+    private const int MaxAttempts = 3;
+
+    /// <summary>Waits up to <paramref name="wait"/> for a job for this station and claims it.</summary>
+    public async Task<JobAssignment?> NextAsync(Caller station, TimeSpan wait, CancellationToken ct)
+    {
+        var deadline = DateTimeOffset.UtcNow + wait;
+        while (true)
+        {
+            var job = TryClaim(station);
+            if (job is not null) return job;
+            var left = deadline - DateTimeOffset.UtcNow;
+            if (left <= TimeSpan.Zero || ct.IsCancellationRequested) return null;
+            await signal.WaitAsync(left, ct);
+        }
+    }
+
+    private JobAssignment? TryClaim(Caller station)
+    {
+        using var c = db.Open();
+        using var tx = c.BeginTransaction();
+        var now = DateTimeOffset.UtcNow;
+        RecoverExpiredLeases(c, tx, station, now);
+        var row = c.QuerySingleOrDefault<ClaimRow>("""
+            SELECT j.id, j.run_id, j.round, t.id AS train_id, t.name, t.version, t.repository, t.digest, t.manifest_json, r.parameters_json
+            FROM jobs j JOIN runs r ON r.id = j.run_id JOIN trains t ON t.id = r.train_id
+            WHERE j.station_id = @station AND j.state = @queued
+            ORDER BY j.id LIMIT 1
+            """, new { station = station.Id, queued = JobStates.Queued }, tx);
+        if (row is null)
+        {
+            tx.Commit();
+            return null;
+        }
+        var manifest = JsonSerializer.Deserialize<TrainManifest>(row.Manifest_Json, ProtocolJson.Options)!;
+        c.Execute("UPDATE jobs SET state = @claimed, attempts = attempts + 1, lease_until = @lease WHERE id = @id",
+            new { claimed = JobStates.Claimed, lease = now + TimeSpan.FromSeconds(manifest.Resources.TimeoutSeconds) + LeaseMargin, id = row.Id }, tx);
+        c.Execute("UPDATE identities SET last_seen_at = @now WHERE id = @id", new { now, id = station.Id }, tx);
+        tx.Commit();
+        return new JobAssignment(row.Id, row.Run_Id, (int)row.Round, row.Train_Id, row.Name, row.Version,
+            $"{row.Repository}@{row.Digest}", row.Digest, row.Manifest_Json, JsonNode.Parse(row.Parameters_Json)!.AsObject());
+    }
+
+    /// <summary>A station that asks for work no longer holds jobs whose lease ran out: queue them again, or fail them after the last attempt.</summary>
+    private void RecoverExpiredLeases(SqliteConnection c, SqliteTransaction tx, Caller station, DateTimeOffset now)
+    {
+        var expired = c.Query<(long Id, long Attempts)>("""
+            SELECT id, attempts FROM jobs WHERE station_id = @station AND state IN (@claimed, @running) AND lease_until < @now
+            """, new { station = station.Id, claimed = JobStates.Claimed, running = JobStates.Running, now }, tx).AsList();
+        foreach (var (id, attempts) in expired)
+        {
+            if (attempts < MaxAttempts)
+                c.Execute("UPDATE jobs SET state = @queued, lease_until = NULL WHERE id = @id", new { queued = JobStates.Queued, id }, tx);
+            else
+                Finish(c, tx, id, JobStates.Failed, $"lease: the station did not report within the lease, {attempts} attempts", null, null, null, now);
+        }
+    }
+
+    public JobReportOutcome MarkStarted(Caller station, long jobId)
+    {
+        using var c = db.Open();
+        var changed = c.Execute("UPDATE jobs SET state = @running, started_at = @now WHERE id = @id AND station_id = @station AND state = @claimed",
+            new { running = JobStates.Running, claimed = JobStates.Claimed, now = DateTimeOffset.UtcNow, id = jobId, station = station.Id });
+        return changed == 1 ? JobReportOutcome.Accepted : Exists(c, station, jobId) ? JobReportOutcome.Conflict : JobReportOutcome.NotFound;
+    }
+
+    /// <summary>Stores a station's result after checking it against the manifest, the hub's own copy of the contract.</summary>
+    public (JobReportOutcome Outcome, IReadOnlyList<ValidationError> Errors) Complete(Caller station, long jobId, JobResultUpload upload)
+    {
+        using var c = db.Open();
+        using var tx = c.BeginTransaction();
+        var job = OpenJob(c, tx, station, jobId);
+        if (job.Outcome != JobReportOutcome.Accepted) return (job.Outcome, []);
+        var manifest = JsonSerializer.Deserialize<TrainManifest>(job.ManifestJson!, ProtocolJson.Options)!;
+        var now = DateTimeOffset.UtcNow;
+        var errors = upload.Statistics is null
+            ? [new ValidationError("$.statistics", "is missing")]
+            : StatisticsResultValidator.Validate(manifest, upload.Statistics);
+        if (errors.Count > 0)
+        {
+            Finish(c, tx, jobId, JobStates.Failed, "hub: result refused: " + string.Join("; ", errors), null, null, upload.Timings, now);
+            tx.Commit();
+            return (JobReportOutcome.Refused, errors);
+        }
+        var payload = JsonSerializer.Serialize(upload.Statistics, ProtocolJson.Options);
+        var digest = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(payload)));
+        c.Execute("INSERT INTO results (job_id, digest, payload_json, received_at) VALUES (@jobId, @digest, @payload, @now)",
+            new { jobId, digest, payload, now }, tx);
+        Finish(c, tx, jobId, JobStates.Succeeded, null, null, null, upload.Timings, now);
+        tx.Commit();
+        return (JobReportOutcome.Accepted, []);
+    }
+
+    public JobReportOutcome Fail(Caller station, long jobId, JobFailureReport report)
+    {
+        using var c = db.Open();
+        using var tx = c.BeginTransaction();
+        var job = OpenJob(c, tx, station, jobId);
+        if (job.Outcome != JobReportOutcome.Accepted) return job.Outcome;
+        var stage = string.IsNullOrWhiteSpace(report.Stage) ? "station" : report.Stage.Trim();
+        Finish(c, tx, jobId, JobStates.Failed, $"{stage}: {report.Reason}", report.ExitCode, Truncate(report.LogTail, 8000), report.Timings, DateTimeOffset.UtcNow);
+        tx.Commit();
+        return JobReportOutcome.Accepted;
+    }
+
+    private static (JobReportOutcome Outcome, string? ManifestJson) OpenJob(SqliteConnection c, SqliteTransaction tx, Caller station, long jobId)
+    {
+        var job = c.QuerySingleOrDefault<(string State, string Manifest)>("""
+            SELECT j.state, t.manifest_json FROM jobs j JOIN runs r ON r.id = j.run_id JOIN trains t ON t.id = r.train_id
+            WHERE j.id = @jobId AND j.station_id = @station
+            """, new { jobId, station = station.Id }, tx);
+        if (job.State is null) return (JobReportOutcome.NotFound, null);
+        return job.State is JobStates.Claimed or JobStates.Running ? (JobReportOutcome.Accepted, job.Manifest) : (JobReportOutcome.Conflict, null);
+    }
+
+    private static bool Exists(SqliteConnection c, Caller station, long jobId) =>
+        c.ExecuteScalar<long>("SELECT COUNT(*) FROM jobs WHERE id = @jobId AND station_id = @station", new { jobId, station = station.Id }) > 0;
+
+    /// <summary>Puts a job in a terminal state and, if it was the round's last open job, closes the round.</summary>
+    private void Finish(SqliteConnection c, SqliteTransaction tx, long jobId, string state, string? error, int? exitCode, string? logTail, JobTimings? timings, DateTimeOffset now)
+    {
+        c.Execute("""
+            UPDATE jobs SET state = @state, error = @error, exit_code = @exitCode, log_tail = @logTail, timings_json = @timings,
+                            finished_at = @now, lease_until = NULL
+            WHERE id = @jobId
+            """, new { state, error, exitCode, logTail, timings = timings is null ? null : JsonSerializer.Serialize(timings, ProtocolJson.Options), now, jobId }, tx);
+        var (runId, round) = c.QuerySingle<(long, long)>("SELECT run_id, round FROM jobs WHERE id = @jobId", new { jobId }, tx);
+        var open = c.ExecuteScalar<long>("SELECT COUNT(*) FROM jobs WHERE run_id = @runId AND round = @round AND state NOT IN (@succeeded, @failed)",
+            new { runId, round, succeeded = JobStates.Succeeded, failed = JobStates.Failed }, tx);
+        if (open == 0) CloseRound(c, tx, runId, (int)round, now);
+    }
+
+    private void CloseRound(SqliteConnection c, SqliteTransaction tx, long runId, int round, DateTimeOffset now)
+    {
+        var manifest = JsonSerializer.Deserialize<TrainManifest>(c.QuerySingle<string>(
+            "SELECT t.manifest_json FROM runs r JOIN trains t ON t.id = r.train_id WHERE r.id = @runId", new { runId }, tx), ProtocolJson.Options)!;
+        var results = c.Query<(string Station, string Payload)>("""
+            SELECT s.name, res.payload_json FROM jobs j JOIN results res ON res.job_id = j.id JOIN identities s ON s.id = j.station_id
+            WHERE j.run_id = @runId AND j.round = @round AND j.state = @succeeded ORDER BY s.name
+            """, new { runId, round, succeeded = JobStates.Succeeded }, tx)
+            .Select(r => (r.Station, JsonSerializer.Deserialize<StatisticsResult>(r.Payload, ProtocolJson.Options)!))
+            .ToList();
+        if (results.Count == 0)
+        {
+            c.Execute("UPDATE rounds SET state = 'failed', finished_at = @now WHERE run_id = @runId AND number = @round", new { now, runId, round }, tx);
+            c.Execute("UPDATE runs SET state = @failed, finished_at = @now WHERE id = @runId", new { failed = RunStates.Failed, now, runId }, tx);
+            log.LogWarning("run {Run} round {Round} failed: no station returned a result", runId, round);
+            return;
+        }
+        var pooled = StatisticsPooling.Pool(manifest, results);
+        c.Execute("UPDATE rounds SET state = 'completed', finished_at = @now, pooled_json = @pooled WHERE run_id = @runId AND number = @round",
+            new { now, pooled = JsonSerializer.Serialize(pooled, ProtocolJson.Options), runId, round }, tx);
+        var rounds = c.ExecuteScalar<long>("SELECT rounds FROM runs WHERE id = @runId", new { runId }, tx);
+        if (round < rounds)
+        {
+            var stations = c.Query<long>("SELECT station_id FROM jobs WHERE run_id = @runId AND round = @round", new { runId, round }, tx).AsList();
+            RunStore.QueueRound(c, tx, runId, round + 1, stations, now);
+            c.Execute("UPDATE runs SET current_round = @next WHERE id = @runId", new { next = round + 1, runId }, tx);
+            signal.Notify();
+        }
+        else
+            c.Execute("UPDATE runs SET state = @completed, finished_at = @now WHERE id = @runId", new { completed = RunStates.Completed, now, runId }, tx);
+        log.LogInformation("run {Run} round {Round} pooled from {Count} stations", runId, round, results.Count);
+    }
+
+    private static string? Truncate(string? s, int max) => s is null || s.Length <= max ? s : s[^max..];
+
+    private sealed record ClaimRow(long Id, long Run_Id, long Round, long Train_Id, string Name, string Version, string Repository, string Digest,
+        string Manifest_Json, string Parameters_Json);
+}

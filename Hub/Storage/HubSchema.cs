@@ -1,0 +1,74 @@
+namespace HealthTrain.Hub.Storage;
+
+/// <summary>The hub's schema, as an ordered list of migrations. Never edit a shipped migration: add a new one.</summary>
+internal static class HubSchema
+{
+    public static readonly IReadOnlyList<(long Version, string Sql)> Migrations =
+    [
+        (1, """
+            CREATE TABLE identities (
+                id INTEGER PRIMARY KEY,
+                name TEXT NOT NULL UNIQUE,
+                role TEXT NOT NULL,
+                token_hash TEXT NOT NULL UNIQUE,
+                created_at TEXT NOT NULL,
+                last_seen_at TEXT NULL
+            );
+            CREATE TABLE trains (
+                id INTEGER PRIMARY KEY,
+                owner_id INTEGER NOT NULL REFERENCES identities(id),
+                repository TEXT NOT NULL,
+                name TEXT NOT NULL,
+                version TEXT NOT NULL,
+                digest TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                manifest_json TEXT NOT NULL,
+                submitted_at TEXT NOT NULL,
+                UNIQUE (repository, version)
+            );
+            CREATE TABLE runs (
+                id INTEGER PRIMARY KEY,
+                train_id INTEGER NOT NULL REFERENCES trains(id),
+                owner_id INTEGER NOT NULL REFERENCES identities(id),
+                state TEXT NOT NULL,
+                rounds INTEGER NOT NULL,
+                current_round INTEGER NOT NULL,
+                parameters_json TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                finished_at TEXT NULL
+            );
+            CREATE TABLE rounds (
+                run_id INTEGER NOT NULL REFERENCES runs(id),
+                number INTEGER NOT NULL,
+                state TEXT NOT NULL,
+                started_at TEXT NOT NULL,
+                finished_at TEXT NULL,
+                pooled_json TEXT NULL,
+                PRIMARY KEY (run_id, number)
+            );
+            CREATE TABLE jobs (
+                id INTEGER PRIMARY KEY,
+                run_id INTEGER NOT NULL REFERENCES runs(id),
+                round INTEGER NOT NULL,
+                station_id INTEGER NOT NULL REFERENCES identities(id),
+                state TEXT NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                lease_until TEXT NULL,
+                started_at TEXT NULL,
+                finished_at TEXT NULL,
+                error TEXT NULL,
+                exit_code INTEGER NULL,
+                log_tail TEXT NULL,
+                timings_json TEXT NULL,
+                UNIQUE (run_id, round, station_id)
+            );
+            CREATE INDEX jobs_station_state ON jobs (station_id, state);
+            CREATE TABLE results (
+                job_id INTEGER PRIMARY KEY REFERENCES jobs(id),
+                digest TEXT NOT NULL,
+                payload_json TEXT NOT NULL,
+                received_at TEXT NOT NULL
+            );
+            """),
+    ];
+}

@@ -1,0 +1,26 @@
+namespace HealthTrain.Station.Execution;
+
+/// <summary>One locked-down execution of a train image: what it sees, and the limits it runs under.</summary>
+public sealed record TrainExecution(
+    string Image,
+    string User,
+    string InputDir,
+    string OutputDir,
+    double Cpus,
+    long MemoryBytes,
+    long PidsLimit,
+    long TmpBytes,
+    TimeSpan Timeout,
+    IReadOnlyDictionary<string, string> Labels);
+
+/// <summary>How an execution ended.</summary>
+public sealed record ExecutionOutcome(long ExitCode, bool TimedOut, string LogTail, long CreateStartMs, long RunMs);
+
+/// <summary>
+/// Runs an approved train with the given mounts and limits and reports how it ended. Docker is the
+/// default; a Kubernetes Job implementation can sit behind the same interface.
+/// </summary>
+public interface ITrainExecutor
+{
+    Task<ExecutionOutcome> ExecuteAsync(TrainExecution execution, CancellationToken ct);
+}

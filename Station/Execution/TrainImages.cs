@@ -1,0 +1,45 @@
+using Docker.DotNet;
+using Docker.DotNet.Models;
+
+namespace HealthTrain.Station.Execution;
+
+/// <summary>A train image present in the local Docker engine, pinned by its registry digest.</summary>
+public sealed record LocalTrainImage(string Reference, string ImageId, IReadOnlyDictionary<string, string> Labels, string User, bool Pulled);
+
+/// <summary>Pulls train images through the hub's registry gateway, always by digest, and reuses what is already local.</summary>
+public sealed class TrainImages(DockerClient docker, StationOptions options)
+{
+    /// <summary>Makes the image <c>repository@digest</c> available locally and reads its config.</summary>
+    public async Task<LocalTrainImage> EnsureAsync(string repository, string digest, CancellationToken ct)
+    {
+        var reference = $"{options.RegistryHost}/{repository}@{digest}";
+        var pulled = false;
+        ImageInspectResponse image;
+        try
+        {
+            image = await docker.Images.InspectImageAsync(reference, ct);
+        }
+        catch (DockerImageNotFoundException)
+        {
+            string? pullError = null;
+            await docker.Images.CreateImageAsync(
+                new ImagesCreateParameters { FromImage = $"{options.RegistryHost}/{repository}", Tag = digest },
+                new AuthConfig { ServerAddress = options.RegistryHost, Username = options.Name, Password = options.Token },
+                new ImmediateProgress<JSONMessage>(m => { if (m.Error is not null) pullError = m.Error.Message; }), ct);
+            if (pullError is not null) throw new InvalidOperationException($"pulling {reference} failed: {pullError}");
+            image = await docker.Images.InspectImageAsync(reference, ct);
+            pulled = true;
+        }
+        // Docker verifies content against the digest on pull; check the engine recorded the same digest.
+        if (image.RepoDigests?.Contains(reference) != true)
+            throw new InvalidOperationException($"the local image does not carry the digest {digest}");
+        var labels = image.Config?.Labels ?? new Dictionary<string, string>();
+        return new LocalTrainImage(reference, image.ID, labels.AsReadOnly(), image.Config?.User ?? "", pulled);
+    }
+}
+
+/// <summary>Reports on the caller's thread, unlike <see cref="Progress{T}"/>, so nothing arrives after the call returns.</summary>
+internal sealed class ImmediateProgress<T>(Action<T> report) : IProgress<T>
+{
+    public void Report(T value) => report(value);
+}

@@ -1,0 +1,62 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using HealthTrain.Trains.Protocol;
+
+namespace HealthTrain.Station.Hub;
+
+/// <summary>Thrown when the hub refuses the station's token: nothing will work until the operator fixes it.</summary>
+public sealed class HubAuthenticationException(string message) : Exception(message);
+
+/// <summary>The station's only outbound channel: polls the hub for jobs and reports their outcomes.</summary>
+public sealed class HubClient
+{
+    private readonly HttpClient _http;
+
+    public HubClient(HttpClient http, StationOptions options)
+    {
+        _http = http;
+        _http.BaseAddress = new Uri(options.HubUrl);
+        _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", options.Token);
+        // A long poll holds the request open at the hub.
+        _http.Timeout = TimeSpan.FromSeconds(options.PollSeconds + 60);
+    }
+
+    /// <summary>The next job for this station, or null when none arrived within the wait.</summary>
+    public async Task<JobAssignment?> NextJobAsync(int waitSeconds, CancellationToken ct)
+    {
+        using var response = await _http.GetAsync($"/api/station/jobs/next?waitSeconds={waitSeconds}", ct);
+        await EnsureOk(response, ct);
+        return response.StatusCode == HttpStatusCode.NoContent ? null : await response.Content.ReadFromJsonAsync<JobAssignment>(ProtocolJson.Api, ct);
+    }
+
+    public async Task StartedAsync(long jobId, CancellationToken ct)
+    {
+        using var response = await _http.PostAsync($"/api/station/jobs/{jobId}/started", null, ct);
+        await EnsureOk(response, ct);
+    }
+
+    /// <summary>Uploads a result; returns the hub's refusal message when it rejected it (the hub then fails the job itself).</summary>
+    public async Task<string?> ResultAsync(long jobId, JobResultUpload upload, CancellationToken ct)
+    {
+        using var response = await _http.PostAsJsonAsync($"/api/station/jobs/{jobId}/result", upload, ProtocolJson.Api, ct);
+        if (response.StatusCode == HttpStatusCode.UnprocessableEntity) return await response.Content.ReadAsStringAsync(ct);
+        await EnsureOk(response, ct);
+        return null;
+    }
+
+    public async Task FailureAsync(long jobId, JobFailureReport report, CancellationToken ct)
+    {
+        using var response = await _http.PostAsJsonAsync($"/api/station/jobs/{jobId}/failure", report, ProtocolJson.Api, ct);
+        await EnsureOk(response, ct);
+    }
+
+    private static async Task EnsureOk(HttpResponseMessage response, CancellationToken ct)
+    {
+        if (response.IsSuccessStatusCode) return;
+        var body = await response.Content.ReadAsStringAsync(ct);
+        if (response.StatusCode == HttpStatusCode.Unauthorized)
+            throw new HubAuthenticationException($"the hub refused this station's token (401): {body}");
+        throw new HttpRequestException($"hub answered {(int)response.StatusCode} {response.StatusCode}: {body}", null, response.StatusCode);
+    }
+}

@@ -1,0 +1,151 @@
+using System.Diagnostics;
+using System.Text.Json;
+using HealthTrain.Station.Execution;
+using HealthTrain.Station.Fhir;
+using HealthTrain.Trains.Protocol;
+
+namespace HealthTrain.Station.Jobs;
+
+/// <summary>
+/// Takes one job from assignment to result: pull by digest, check the image's manifest against the hub's,
+/// give the train exactly its declared inputs, run it locked down, and collect only what it declared.
+/// </summary>
+public sealed class JobRunner(TrainImages images, ITrainExecutor executor, FhirStore store, StationOptions options, ILogger<JobRunner> log)
+{
+    /// <summary>Uid and gid trains run as when the image names no other non-root user.</summary>
+    public const string DefaultTrainUser = "65532:65532";
+
+    public async Task<JobResultUpload> RunAsync(JobAssignment job, CancellationToken ct)
+    {
+        var total = Stopwatch.StartNew();
+        var step = Stopwatch.StartNew();
+        var timings = new JobTimings();
+
+        TrainManifest manifest;
+        try
+        {
+            manifest = ManifestValidator.ParseOrThrow(job.ManifestJson);
+        }
+        catch (ProtocolValidationException e)
+        {
+            throw new JobFailedException("inspect", "the hub sent an invalid manifest: " + string.Join("; ", e.Errors));
+        }
+
+        LocalTrainImage image;
+        try
+        {
+            var repository = job.ImageReference[..job.ImageReference.IndexOf('@')];
+            image = await images.EnsureAsync(repository, job.ImageDigest, ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            throw new JobFailedException("pull", e.Message);
+        }
+        timings = timings with { PullMs = step.ElapsedMilliseconds };
+        step.Restart();
+
+        CheckImageManifest(image, manifest);
+        timings = timings with { InspectMs = step.ElapsedMilliseconds };
+        step.Restart();
+
+        var jobDir = Path.Combine(options.DataDir, "jobs", job.JobId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        if (Directory.Exists(jobDir)) Directory.Delete(jobDir, recursive: true);
+        try
+        {
+            var (inputDir, outputDir) = PrepareDirectories(jobDir);
+            PrepareInput(inputDir, manifest, job);
+            timings = timings with { PrepareInputMs = step.ElapsedMilliseconds };
+
+            var outcome = await executor.ExecuteAsync(new TrainExecution(
+                image.Reference, TrainUser(image.User), inputDir, outputDir,
+                manifest.Resources.Cpus, manifest.Resources.MemoryMb * 1024 * 1024, options.PidsLimit, options.TmpBytes,
+                TimeSpan.FromSeconds(manifest.Resources.TimeoutSeconds),
+                new Dictionary<string, string>
+                {
+                    ["org.healthtrain.job"] = job.JobId.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    ["org.healthtrain.run"] = job.RunId.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    ["org.healthtrain.station"] = options.Name,
+                }), ct);
+            timings = timings with { CreateStartMs = outcome.CreateStartMs, RunMs = outcome.RunMs };
+            if (outcome.TimedOut)
+                throw new JobFailedException("run", $"the train exceeded its timeout of {manifest.Resources.TimeoutSeconds} s and was killed", (int)outcome.ExitCode, outcome.LogTail);
+            if (outcome.ExitCode != 0)
+                throw new JobFailedException("run", $"the train exited with code {outcome.ExitCode}", (int)outcome.ExitCode, outcome.LogTail);
+
+            step.Restart();
+            var statistics = OutputCollector.CollectStatistics(outputDir, manifest, options.MaxOutputBytes);
+            timings = timings with { CollectMs = step.ElapsedMilliseconds, TotalMs = total.ElapsedMilliseconds };
+            log.LogInformation("job {Job}: {Train} {Version} finished in {Ms} ms (train {RunMs} ms)", job.JobId, job.TrainName, job.TrainVersion, timings.TotalMs, timings.RunMs);
+            return new JobResultUpload(statistics, timings);
+        }
+        catch (JobFailedException e) when (e.Stage != "inspect")
+        {
+            throw new JobFailedException(e.Stage, e.Reason, e.ExitCode, e.LogTail) { Timings = timings with { TotalMs = total.ElapsedMilliseconds } };
+        }
+        finally
+        {
+            try { Directory.Delete(jobDir, recursive: true); }
+            catch (IOException e) { log.LogWarning(e, "could not remove {Dir}", jobDir); }
+        }
+    }
+
+    /// <summary>The image's own label must carry the same manifest the hub holds: a train cannot say one thing to the hub and another to the station.</summary>
+    private static void CheckImageManifest(LocalTrainImage image, TrainManifest expected)
+    {
+        image.Labels.TryGetValue(TrainManifest.LabelKey, out var label);
+        var (found, errors) = ManifestValidator.Parse(label);
+        if (found is null)
+            throw new JobFailedException("inspect", "the image's train manifest is invalid: " + string.Join("; ", errors));
+        if (JsonSerializer.Serialize(found, ProtocolJson.Options) != JsonSerializer.Serialize(expected, ProtocolJson.Options))
+            throw new JobFailedException("inspect", "the image's train manifest differs from the one the hub registered");
+    }
+
+    private static string TrainUser(string imageUser) =>
+        string.IsNullOrEmpty(imageUser) || imageUser is "root" or "0" || imageUser.StartsWith("0:", StringComparison.Ordinal) || imageUser.StartsWith("root:", StringComparison.Ordinal)
+            ? DefaultTrainUser
+            : imageUser;
+
+    private static (string Input, string Output) PrepareDirectories(string jobDir)
+    {
+        // Job folders hold patient data: only the station's own user may enter the parent.
+        var jobsRoot = Path.GetDirectoryName(jobDir)!;
+        Directory.CreateDirectory(jobsRoot);
+        File.SetUnixFileMode(jobsRoot, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var input = Path.Combine(jobDir, "input");
+        var output = Path.Combine(jobDir, "output");
+        Directory.CreateDirectory(input);
+        Directory.CreateDirectory(output);
+        const UnixFileMode readable = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+            | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
+        File.SetUnixFileMode(jobDir, readable);
+        File.SetUnixFileMode(input, readable);
+        // The train's user must be able to write /output; its uid is not ours, so the folder is world-writable
+        // inside a job folder nobody else can reach.
+        File.SetUnixFileMode(output, readable | UnixFileMode.GroupWrite | UnixFileMode.OtherWrite);
+        return (input, output);
+    }
+
+    private void PrepareInput(string inputDir, TrainManifest manifest, JobAssignment job)
+    {
+        try
+        {
+            File.WriteAllText(Path.Combine(inputDir, "parameters.json"), job.Parameters.ToJsonString());
+            var fhirDir = Path.Combine(inputDir, "fhir");
+            Directory.CreateDirectory(fhirDir);
+            foreach (var input in manifest.Inputs.Where(i => i.Kind == InputKinds.FhirResources))
+            {
+                using var file = File.Create(Path.Combine(fhirDir, input.ResourceType + ".ndjson"));
+                var rows = store.WriteNdjson(input.ResourceType!, file);
+                log.LogInformation("job {Job}: gave the train {Rows} {Type} resources", job.JobId, rows, input.ResourceType);
+            }
+            foreach (var path in Directory.EnumerateFileSystemEntries(inputDir, "*", SearchOption.AllDirectories))
+                File.SetUnixFileMode(path, Directory.Exists(path)
+                    ? UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute
+                    : UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new JobFailedException("input", $"could not prepare the train's input: {e.Message}");
+        }
+    }
+}

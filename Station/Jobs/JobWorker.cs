@@ -1,0 +1,93 @@
+using HealthTrain.Station.Fhir;
+using HealthTrain.Station.Hub;
+using HealthTrain.Trains.Protocol;
+
+namespace HealthTrain.Station.Jobs;
+
+/// <summary>
+/// The station's main loop: load the FHIR folder once, then long-poll the hub for jobs and run them one at a time.
+/// Every job ends with a report to the hub, success or failure, so a run never waits on a silent station.
+/// </summary>
+public sealed class JobWorker(HubClient hub, JobRunner runner, FhirStore store, StationOptions options, StationStatus status, ILogger<JobWorker> log)
+    : BackgroundService
+{
+    private static readonly TimeSpan Backoff = TimeSpan.FromSeconds(2);
+
+    protected override async Task ExecuteAsync(CancellationToken ct)
+    {
+        await Task.Yield();
+        if (!string.IsNullOrEmpty(options.FhirDir))
+        {
+            status.Set("loading");
+            var report = new FhirFolderLoader(store).Load(options.FhirDir);
+            status.Loaded(report);
+            log.LogInformation("loaded FHIR folder {Dir}: {Report}", options.FhirDir, report);
+        }
+        status.Set("ready");
+
+        while (!ct.IsCancellationRequested)
+        {
+            JobAssignment? job;
+            try
+            {
+                job = await hub.NextJobAsync(options.PollSeconds, ct);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception e)
+            {
+                // The hub may be restarting; keep trying without hammering it.
+                status.Set("waiting for hub", e.Message);
+                log.LogWarning("polling the hub failed: {Error}", e.Message);
+                await Task.Delay(Backoff, ct).ContinueWith(_ => { });
+                continue;
+            }
+            status.Set("ready");
+            if (job is not null) await ProcessAsync(job, ct);
+        }
+    }
+
+    private async Task ProcessAsync(JobAssignment job, CancellationToken ct)
+    {
+        log.LogInformation("job {Job}: run {Run} round {Round}, train {Train} {Version}", job.JobId, job.RunId, job.Round, job.TrainName, job.TrainVersion);
+        status.Set($"running job {job.JobId}");
+        try
+        {
+            await hub.StartedAsync(job.JobId, ct);
+            var result = await runner.RunAsync(job, ct);
+            var refusal = await hub.ResultAsync(job.JobId, result, ct);
+            if (refusal is not null) log.LogWarning("job {Job}: the hub refused the result: {Refusal}", job.JobId, refusal);
+            status.JobDone(refusal is null);
+        }
+        catch (JobFailedException e)
+        {
+            log.LogWarning("job {Job} failed at {Stage}: {Reason}", job.JobId, e.Stage, e.Reason);
+            await ReportFailureAsync(job, new JobFailureReport(e.Stage, e.Reason, e.ExitCode, e.LogTail, e.Timings), ct);
+        }
+        catch (Exception e) when (!ct.IsCancellationRequested)
+        {
+            log.LogError(e, "job {Job} failed unexpectedly", job.JobId);
+            await ReportFailureAsync(job, new JobFailureReport("station", $"{e.GetType().Name}: {e.Message}"), ct);
+        }
+        finally
+        {
+            status.Set("ready");
+        }
+    }
+
+    private async Task ReportFailureAsync(JobAssignment job, JobFailureReport report, CancellationToken ct)
+    {
+        status.JobDone(false);
+        try
+        {
+            await hub.FailureAsync(job.JobId, report, ct);
+        }
+        catch (Exception e) when (!ct.IsCancellationRequested)
+        {
+            // The hub's lease will requeue the job if this report never arrives.
+            log.LogError("could not report job {Job}'s failure to the hub: {Error}", job.JobId, e.Message);
+        }
+    }
+}

@@ -1,0 +1,166 @@
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text.Json;
+using HealthTrain.Cli.Hub;
+using HealthTrain.Trains.Protocol;
+
+namespace HealthTrain.Cli.Demo;
+
+/// <summary>Where a local federation keeps its state and finds its programs.</summary>
+public sealed record FederationOptions(string RootDir)
+{
+    /// <summary>Registry blob storage; may live outside RootDir so pushed base layers survive between federations.</summary>
+    public string? RegistryStorageDir { get; init; }
+    public string RegistryBinary { get; init; } = "/usr/bin/docker-registry";
+    public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(60);
+    /// <summary>How long a station may take to load its FHIR folder before it is considered stuck.</summary>
+    public TimeSpan StationLoadTimeout { get; init; } = TimeSpan.FromMinutes(10);
+    public int StationPollSeconds { get; init; } = 20;
+}
+
+/// <summary>A station process of a local federation.</summary>
+public sealed record LocalStation(string Name, Uri StatusUrl, string DataDir, ChildProcess Process);
+
+/// <summary>
+/// A whole federation on loopback: a CNCF distribution registry, the hub in front of it, and station
+/// processes — real programs talking HTTP, as in production. Used by <c>healthtrain demo</c> and the end-to-end tests.
+/// </summary>
+public sealed class LocalFederation : IAsyncDisposable
+{
+    private readonly FederationOptions _options;
+    private readonly List<ChildProcess> _processes = [];
+    private readonly List<LocalStation> _stations = [];
+    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(10) };
+
+    public Uri HubUrl { get; private set; } = null!;
+    public Uri RegistryUrl { get; private set; } = null!;
+    public string OperatorToken { get; } = "ht_operator_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+    public HubApiClient Operator { get; private set; } = null!;
+    public IReadOnlyList<LocalStation> Stations => _stations;
+    public string LogDir => Path.Combine(_options.RootDir, "logs");
+    public ChildProcess HubProcess { get; private set; } = null!;
+
+    private LocalFederation(FederationOptions options) => _options = options;
+
+    /// <summary>Starts the registry and the hub, and waits until both answer.</summary>
+    public static async Task<LocalFederation> StartAsync(FederationOptions options, CancellationToken ct = default)
+    {
+        var federation = new LocalFederation(options);
+        try
+        {
+            await federation.StartRegistryAsync(ct);
+            await federation.StartHubAsync(ct);
+            return federation;
+        }
+        catch
+        {
+            await federation.DisposeAsync();
+            throw;
+        }
+    }
+
+    private async Task StartRegistryAsync(CancellationToken ct)
+    {
+        if (!File.Exists(_options.RegistryBinary))
+            throw new FileNotFoundException($"the OCI registry is not installed ({_options.RegistryBinary}); run: apt-get install docker-registry");
+        var port = ChildProcess.FreePort();
+        var storage = _options.RegistryStorageDir ?? Path.Combine(_options.RootDir, "registry");
+        Directory.CreateDirectory(storage);
+        var config = Path.Combine(_options.RootDir, "registry.yml");
+        // relativeurls: upload locations stay relative, so Docker keeps talking to the hub's gateway, never the registry itself.
+        File.WriteAllText(config, $"""
+            version: 0.1
+            log:
+              level: warn
+            storage:
+              filesystem:
+                rootdirectory: {storage}
+              delete:
+                enabled: true
+            http:
+              addr: 127.0.0.1:{port}
+              relativeurls: true
+              secret: {Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16))}
+            """);
+        RegistryUrl = new Uri($"http://127.0.0.1:{port}");
+        var registry = ChildProcess.Start("registry", _options.RegistryBinary, ["serve", config], Path.Combine(LogDir, "registry.log"));
+        _processes.Add(registry);
+        await registry.WaitUntilAsync(async c => (await _http.GetAsync(new Uri(RegistryUrl, "/v2/"), c)).IsSuccessStatusCode, _options.StartTimeout, ct);
+    }
+
+    /// <summary>Starts (or restarts) the hub process on a fixed port and data folder.</summary>
+    private async Task StartHubAsync(CancellationToken ct)
+    {
+        if (HubUrl is null) HubUrl = new Uri($"http://127.0.0.1:{ChildProcess.FreePort()}");
+        HubProcess = ChildProcess.Start("hub", "dotnet",
+        [
+            RepoPaths.HubAssembly,
+            "--urls", HubUrl.ToString().TrimEnd('/'),
+            "--Hub:DataDir=" + Path.Combine(_options.RootDir, "hub"),
+            "--Hub:RegistryUrl=" + RegistryUrl.ToString().TrimEnd('/'),
+            "--Hub:OperatorToken=" + OperatorToken,
+        ], Path.Combine(LogDir, "hub.log"));
+        _processes.Add(HubProcess);
+        await HubProcess.WaitUntilAsync(async c => (await _http.GetAsync(new Uri(HubUrl, "/healthz"), c)).IsSuccessStatusCode, _options.StartTimeout, ct);
+        Operator?.Dispose();
+        Operator = new HubApiClient(new HubConnection(HubUrl, OperatorToken));
+    }
+
+    /// <summary>Kills the hub (as a crash would) and starts it again on the same port and data.</summary>
+    public async Task RestartHubAsync(CancellationToken ct = default)
+    {
+        _processes.Remove(HubProcess);
+        await HubProcess.DisposeAsync();
+        await StartHubAsync(ct);
+    }
+
+    /// <summary>Creates a researcher identity and returns a client acting as them.</summary>
+    public async Task<HubApiClient> AddResearcherAsync(string name, CancellationToken ct = default)
+    {
+        var created = await Operator.CreateIdentityAsync(name, Roles.Researcher, ct);
+        return new HubApiClient(new HubConnection(HubUrl, created.Token));
+    }
+
+    /// <summary>Registers a station at the hub, starts its process with the given FHIR folder, and waits until it has loaded it.</summary>
+    public async Task<LocalStation> AddStationAsync(string name, string? fhirDir, CancellationToken ct = default, string? tokenOverride = null)
+    {
+        var token = tokenOverride ?? (await Operator.CreateIdentityAsync(name, Roles.Station, ct)).Token;
+        var port = ChildProcess.FreePort();
+        var dataDir = Path.Combine(_options.RootDir, "stations", name);
+        var args = new List<string>
+        {
+            RepoPaths.StationAssembly,
+            "--urls", $"http://127.0.0.1:{port}",
+            "--Station:Name=" + name,
+            "--Station:HubUrl=" + HubUrl.ToString().TrimEnd('/'),
+            "--Station:Token=" + token,
+            "--Station:DataDir=" + dataDir,
+            "--Station:PollSeconds=" + _options.StationPollSeconds,
+        };
+        if (fhirDir is not null) args.Add("--Station:FhirDir=" + fhirDir);
+        var process = ChildProcess.Start(name, "dotnet", args, Path.Combine(LogDir, name + ".log"));
+        _processes.Add(process);
+        var station = new LocalStation(name, new Uri($"http://127.0.0.1:{port}/api/status"), dataDir, process);
+        await process.WaitUntilAsync(async c => await StatusAsync(station, c) is { } s && s.GetProperty("state").GetString() is not ("starting" or "loading"),
+            _options.StationLoadTimeout, ct);
+        _stations.Add(station);
+        return station;
+    }
+
+    /// <summary>The station's local status document, or null while it is not answering.</summary>
+    public async Task<JsonElement?> StatusAsync(LocalStation station, CancellationToken ct = default)
+    {
+        using var response = await _http.GetAsync(station.StatusUrl, ct);
+        if (!response.IsSuccessStatusCode) return null;
+        return await response.Content.ReadFromJsonAsync<JsonElement>(ct);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        // Stations first, so none is mid-report when the hub goes away.
+        for (var i = _processes.Count - 1; i >= 0; i--) await _processes[i].DisposeAsync();
+        _processes.Clear();
+        Operator?.Dispose();
+        _http.Dispose();
+    }
+}

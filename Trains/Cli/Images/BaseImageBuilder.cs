@@ -1,0 +1,235 @@
+using System.Text;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+
+namespace HealthTrain.Cli.Images;
+
+/// <summary>
+/// Builds, once, the two images every train sits on: <c>healthtrain/trixie-base</c>, a minimal
+/// Debian 13 rootfs unpacked from .debs and imported, and <c>healthtrain/dotnet-runtime</c>, that
+/// base plus the self-contained .NET runtime in /app. Tags are content hashes, so an existing tag
+/// means there is nothing to do; a warm call touches neither the network nor the build tools.
+/// </summary>
+public sealed class BaseImageBuilder(IDockerClient docker, BaseImageOptions options, IProgress<string>? progress = null)
+{
+    /// <summary>Bump when the rootfs layout or the generated Dockerfiles change: it is part of both hashes.</summary>
+    public const int BuilderVersion = 1;
+
+    /// <summary>The non-root user and group (<c>train</c>) that the images define and every train runs as.</summary>
+    public const int TrainUserId = 65532;
+
+    public const string BaseRepository = "healthtrain/trixie-base";
+    public const string RuntimeRepository = "healthtrain/dotnet-runtime";
+
+    /// <summary>The seed's own outputs, which are not part of the runtime.</summary>
+    private const string SeedAssemblyName = "RuntimeSeed";
+
+    /// <summary>Where recipes and the cache are.</summary>
+    public BaseImageOptions Options => options;
+
+    private string AptDirectory => Path.Combine(options.CacheDirectory, "apt");
+    private string RuntimeCacheDirectory => Path.Combine(options.CacheDirectory, "runtime");
+    private string SeedProject => Path.Combine(options.BaseImagesDirectory, "runtime-seed", SeedAssemblyName + ".csproj");
+
+    /// <summary>Ensures both images exist and returns them; builds only what is missing.</summary>
+    public async Task<BaseImages> BuildAsync(CancellationToken cancellationToken = default)
+    {
+        using var _ = await CacheLock.AcquireAsync(Path.Combine(options.CacheDirectory, "locks", "base-images.lock"), Log, cancellationToken);
+        var steps = BaseBuildSteps.None;
+        var recipe = BaseRecipe.Load(Path.Combine(options.BaseImagesDirectory, BaseRecipe.FileName));
+        var apt = new AptPackageSource(AptDirectory, Log);
+
+        var resolution = await apt.ResolveAsync(recipe, options.Refresh, cancellationToken);
+        if (resolution.Updated) steps |= BaseBuildSteps.AptUpdate;
+        var baseReference = Reference(BaseRepository, ComputeBaseHash(recipe, resolution.Packages));
+        if (await DockerImages.InspectOrNullAsync(docker, baseReference, cancellationToken) is null)
+        {
+            IReadOnlyList<string> debs;
+            try
+            {
+                debs = await apt.DownloadAsync(resolution.Packages, cancellationToken);
+            }
+            catch (ImageBuildException e) when (!resolution.Updated)
+            {
+                // Cached versions can vanish from the archive after a point release: resolve afresh once.
+                Log($"cached package versions are not downloadable, refreshing the package index: {e.Message.ReplaceLineEndings(" ")}");
+                resolution = await apt.ResolveAsync(recipe, refresh: true, cancellationToken);
+                steps |= BaseBuildSteps.AptUpdate;
+                baseReference = Reference(BaseRepository, ComputeBaseHash(recipe, resolution.Packages));
+                debs = await apt.DownloadAsync(resolution.Packages, cancellationToken);
+            }
+            if (await DockerImages.InspectOrNullAsync(docker, baseReference, cancellationToken) is null)
+            {
+                await BuildBaseAsync(baseReference, recipe, resolution.Packages, debs, cancellationToken);
+                steps |= BaseBuildSteps.BaseImage;
+            }
+        }
+        else Log($"{baseReference} exists");
+
+        var (runtimeReference, runtimeFiles, runtimeSteps) = await EnsureRuntimeAsync(baseReference, cancellationToken);
+        return new BaseImages(baseReference, runtimeReference, resolution.Packages, runtimeFiles, steps | runtimeSteps);
+    }
+
+    /// <summary>The base image's content hash: recipe text, exact package versions and checksums, builder version.</summary>
+    public static string ComputeBaseHash(BaseRecipe recipe, IReadOnlyList<ResolvedPackage> packages)
+    {
+        var text = new StringBuilder($"healthtrain-trixie-base {BuilderVersion}\n").Append(recipe.Text).Append("\n--\n");
+        foreach (var p in packages) text.Append($"{p.Name} {p.Version} {p.Architecture} {p.Sha256}\n");
+        return Hashing.Sha256Hex(text.ToString());
+    }
+
+    /// <summary>The runtime image's content hash: the base's hash plus the runtime files' hashes.</summary>
+    public static string ComputeRuntimeHash(string baseReference, RuntimeFileList runtimeFiles) =>
+        Hashing.Sha256Hex($"healthtrain-dotnet-runtime {BuilderVersion}\n{baseReference}\n{runtimeFiles.Text}");
+
+    /// <summary>Tags carry the first 16 hex digits (64 bits) of a hash: readable, and collisions are not a practical concern.</summary>
+    private static string Reference(string repository, string hash) => $"{repository}:{hash[..16]}";
+
+    private async Task BuildBaseAsync(string reference, BaseRecipe recipe, IReadOnlyList<ResolvedPackage> packages, IReadOnlyList<string> debs, CancellationToken cancellationToken)
+    {
+        var work = Path.Combine(options.CacheDirectory, "work", "trixie-base-" + Guid.NewGuid().ToString("N")[..8]);
+        var rootfs = Path.Combine(work, "rootfs");
+        try
+        {
+            await new RootfsBuilder(Log).BuildAsync(rootfs, recipe, packages, debs, cancellationToken);
+            var tarPath = Path.Combine(work, "rootfs.tar");
+            await using (var file = File.Create(tarPath))
+            using (var tar = new TarBuilder(file))
+                tar.AddTree(rootfs);
+            Log($"importing {reference} ({new FileInfo(tarPath).Length / 1024 / 1024.0:0.0} MiB rootfs tar)");
+            await using var stream = File.OpenRead(tarPath);
+            await DockerImages.ImportAsync(docker, stream, reference,
+            [
+                "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                $"LABEL org.opencontainers.image.title={BaseRepository} org.healthtrain.packages=\"{string.Join(' ', packages.Select(p => p.Name + "=" + p.Version))}\"",
+            ], Log, cancellationToken);
+        }
+        finally
+        {
+            if (Directory.Exists(work)) Directory.Delete(work, recursive: true);
+        }
+    }
+
+    private async Task<(string Reference, RuntimeFileList Files, BaseBuildSteps Steps)> EnsureRuntimeAsync(string baseReference, CancellationToken cancellationToken)
+    {
+        var steps = BaseBuildSteps.None;
+        if (!File.Exists(SeedProject)) throw new ImageBuildException($"runtime seed project not found: {SeedProject}");
+        var listPath = Path.Combine(RuntimeCacheDirectory, $"seed-{await SeedKeyAsync(cancellationToken)}.files");
+        var publish = Path.Combine(options.CacheDirectory, "work", "runtime-seed-" + Guid.NewGuid().ToString("N")[..8]);
+        try
+        {
+            RuntimeFileList files;
+            if (File.Exists(listPath)) files = RuntimeFileList.Parse(await File.ReadAllTextAsync(listPath, cancellationToken));
+            else
+            {
+                files = await PublishSeedAsync(publish, listPath, cancellationToken);
+                steps |= BaseBuildSteps.SeedPublish;
+            }
+            var reference = Reference(RuntimeRepository, ComputeRuntimeHash(baseReference, files));
+            if (await DockerImages.InspectOrNullAsync(docker, reference, cancellationToken) is not null)
+            {
+                Log($"{reference} exists");
+                return (reference, files, steps);
+            }
+            if (!Directory.Exists(publish))
+            {
+                // The list came from the cache but the image is gone: publish again, and trust what comes out.
+                files = await PublishSeedAsync(publish, listPath, cancellationToken);
+                steps |= BaseBuildSteps.SeedPublish;
+                reference = Reference(RuntimeRepository, ComputeRuntimeHash(baseReference, files));
+            }
+            if (await DockerImages.InspectOrNullAsync(docker, reference, cancellationToken) is null)
+            {
+                await BuildRuntimeAsync(reference, baseReference, publish, files, cancellationToken);
+                steps |= BaseBuildSteps.RuntimeImage;
+            }
+            return (reference, files, steps);
+        }
+        finally
+        {
+            if (Directory.Exists(publish)) Directory.Delete(publish, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// Identifies the seed's publish output without publishing: the SDK version, the seed's sources
+    /// and the MSBuild/NuGet files that can change its build (Directory.*.props, global.json, NuGet.config).
+    /// </summary>
+    private async Task<string> SeedKeyAsync(CancellationToken cancellationToken)
+    {
+        var seedDirectory = Path.GetDirectoryName(SeedProject)!;
+        var text = new StringBuilder($"seed {BuilderVersion}\nsdk {await SelfContainedPublish.SdkVersionAsync(seedDirectory, cancellationToken)}\n");
+        foreach (var (relative, full) in RuntimeFileList.EnumerateFiles(seedDirectory)
+                     .Where(f => !f.Relative.StartsWith("bin/", StringComparison.Ordinal) && !f.Relative.StartsWith("obj/", StringComparison.Ordinal)))
+            text.Append($"{relative} {Hashing.Sha256HexOfFile(full)}\n");
+        string[] buildFiles = ["Directory.Build.props", "Directory.Build.targets", "Directory.Packages.props", "global.json", "NuGet.config", "nuget.config"];
+        for (var dir = new DirectoryInfo(seedDirectory).Parent; dir is not null; dir = dir.Parent)
+            foreach (var name in buildFiles)
+                if (File.Exists(Path.Combine(dir.FullName, name)))
+                    text.Append($"{Path.Combine(dir.FullName, name)} {Hashing.Sha256HexOfFile(Path.Combine(dir.FullName, name))}\n");
+        return Hashing.Sha256Hex(text.ToString())[..16];
+    }
+
+    private async Task<RuntimeFileList> PublishSeedAsync(string publish, string listPath, CancellationToken cancellationToken)
+    {
+        await SelfContainedPublish.RunAsync("the runtime seed", SeedProject, publish, Log, cancellationToken);
+        var files = RuntimeFileList.FromDirectory(publish, IsRuntimeFile);
+        if (!files.Files.ContainsKey("libcoreclr.so"))
+            throw new ImageBuildException($"the runtime seed's publish output in {publish} has no libcoreclr.so: was it published self-contained?");
+        Directory.CreateDirectory(RuntimeCacheDirectory);
+        await File.WriteAllTextAsync(listPath, files.Text, cancellationToken);
+        return files;
+    }
+
+    private static bool IsRuntimeFile(string relativePath) =>
+        !relativePath.StartsWith(SeedAssemblyName, StringComparison.Ordinal)
+        && !relativePath.EndsWith(".pdb", StringComparison.OrdinalIgnoreCase);
+
+    private async Task BuildRuntimeAsync(string reference, string baseReference, string publish, RuntimeFileList files, CancellationToken cancellationToken)
+    {
+        // DOTNET_EnableDiagnostics=0: no debugger/EventPipe IPC socket, which a train neither needs nor may be able to create.
+        var dockerfile = $"""
+            FROM {baseReference}
+            COPY app/ /app/
+            ENV DOTNET_EnableDiagnostics=0 \
+                DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1
+            USER {TrainUserId}:{TrainUserId}
+            WORKDIR /tmp
+
+            """;
+        var contextPath = Path.Combine(options.CacheDirectory, "work", $"runtime-context-{Guid.NewGuid():N}.tar");
+        Directory.CreateDirectory(Path.GetDirectoryName(contextPath)!);
+        try
+        {
+            await using (var file = File.Create(contextPath))
+            using (var tar = new TarBuilder(file))
+            {
+                tar.AddText("Dockerfile", dockerfile);
+                tar.AddAppFiles("app", publish, files.Files.Keys);
+                tar.AddText("app/" + Path.GetFileName(RuntimeFileList.ImagePath), files.Text);
+                Log($"building {reference}: {tar.FileCount} files, {tar.FileBytes / 1024 / 1024.0:0.0} MiB");
+            }
+            await using var context = File.OpenRead(contextPath);
+            await DockerImages.BuildAsync(docker, context, new ImageBuildParameters
+            {
+                Tags = [reference],
+                Dockerfile = "Dockerfile",
+                Remove = true,
+                ForceRemove = true,
+                NetworkMode = "none",
+                Labels = new Dictionary<string, string>
+                {
+                    ["org.opencontainers.image.title"] = RuntimeRepository,
+                    ["org.opencontainers.image.base.name"] = baseReference,
+                    ["org.healthtrain.runtime-files.sha256"] = files.Sha256,
+                },
+            }, Log, cancellationToken);
+        }
+        finally
+        {
+            File.Delete(contextPath);
+        }
+    }
+
+    private void Log(string message) => progress?.Report(message);
+}

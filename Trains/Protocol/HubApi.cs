@@ -1,0 +1,98 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace HealthTrain.Trains.Protocol;
+
+// The hub's HTTP contracts, shared by the hub, the station and the CLI.
+
+/// <summary>Roles an identity can hold at the hub.</summary>
+public static class Roles
+{
+    public const string Researcher = "researcher";
+    public const string Station = "station";
+    public const string Operator = "operator";
+    public static readonly IReadOnlyList<string> All = [Researcher, Station, Operator];
+}
+
+/// <summary>Request to create an identity (operator only).</summary>
+public sealed record IdentityRequest(string Name, string Role);
+
+/// <summary>A created identity with its token; the token is shown once and stored only as a hash.</summary>
+public sealed record IdentityCreated(string Name, string Role, string Token);
+
+/// <summary>An identity as listed to operators.</summary>
+public sealed record IdentityInfo(string Name, string Role, DateTimeOffset CreatedAt, DateTimeOffset? LastSeenAt);
+
+/// <summary>Submits a pushed image as a train: <c>Repository</c> is <c>owner/name</c> in the hub registry, <c>Reference</c> a tag or digest.</summary>
+public sealed record TrainSubmission(string Repository, string Reference);
+
+/// <summary>A train known to the hub.</summary>
+public sealed record TrainInfo(long Id, string Owner, string Repository, string Name, string Version, string Digest, string Kind, TrainManifest Manifest, DateTimeOffset SubmittedAt)
+{
+    /// <summary>The pull reference relative to the registry: <c>owner/name@sha256:…</c>.</summary>
+    public string ImageReference => $"{Repository}@{Digest}";
+}
+
+/// <summary>Starts a run of a train at some stations.</summary>
+public sealed record RunRequest(long TrainId, IReadOnlyList<string> Stations, int Rounds = 1, Dictionary<string, JsonElement>? Parameters = null);
+
+/// <summary>Job states, in the order they normally pass.</summary>
+public static class JobStates
+{
+    public const string Queued = "queued";
+    public const string Claimed = "claimed";
+    public const string Running = "running";
+    public const string Succeeded = "succeeded";
+    public const string Failed = "failed";
+    public static bool IsTerminal(string state) => state is Succeeded or Failed;
+}
+
+/// <summary>Run states.</summary>
+public static class RunStates
+{
+    public const string Running = "running";
+    /// <summary>Every round finished and at least one station contributed to the last one.</summary>
+    public const string Completed = "completed";
+    /// <summary>A round ended with no successful station result.</summary>
+    public const string Failed = "failed";
+}
+
+/// <summary>A run with its rounds and jobs.</summary>
+public sealed record RunInfo(long Id, long TrainId, string Train, string Owner, string State, int Rounds, int CurrentRound,
+    JsonObject Parameters, DateTimeOffset CreatedAt, DateTimeOffset? FinishedAt, IReadOnlyList<JobInfo> Jobs);
+
+/// <summary>One job: a run's train executed at one station in one round.</summary>
+public sealed record JobInfo(long Id, int Round, string Station, string State, int Attempts, string? Error, int? ExitCode,
+    string? LogTail, JobTimings? Timings, string? ResultDigest, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt);
+
+/// <summary>What a station is told to execute.</summary>
+public sealed record JobAssignment(long JobId, long RunId, int Round, long TrainId, string TrainName, string TrainVersion,
+    string ImageReference, string ImageDigest, string ManifestJson, JsonObject Parameters);
+
+/// <summary>Where the station's time went for one job, in milliseconds.</summary>
+public sealed record JobTimings
+{
+    public long PullMs { get; init; }
+    public long InspectMs { get; init; }
+    public long PrepareInputMs { get; init; }
+    public long CreateStartMs { get; init; }
+    /// <summary>From container start to exit: the train's own time.</summary>
+    public long RunMs { get; init; }
+    public long CollectMs { get; init; }
+    public long TotalMs { get; init; }
+}
+
+/// <summary>A station's successful result for a job.</summary>
+public sealed record JobResultUpload(StatisticsResult Statistics, JobTimings Timings);
+
+/// <summary>A station's report that a job failed, and why.</summary>
+public sealed record JobFailureReport(string Stage, string Reason, int? ExitCode = null, string? LogTail = null, JobTimings? Timings = null);
+
+/// <summary>The pooled results of a run, per finished round.</summary>
+public sealed record RunResults(long RunId, string State, IReadOnlyList<RoundResult> Rounds);
+
+/// <summary>One round's pooled statistics, or null while the round is open.</summary>
+public sealed record RoundResult(int Round, string State, PooledStatistics? Pooled);
+
+/// <summary>An error body: a message and, for validation, each problem with its path.</summary>
+public sealed record ApiError(string Error, IReadOnlyList<ValidationError>? Details = null);
