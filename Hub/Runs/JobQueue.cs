@@ -65,8 +65,8 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, ILogger<JobQueue>
             return null;
         }
         var manifest = JsonSerializer.Deserialize<TrainManifest>(row.Manifest_Json, ProtocolJson.Options)!;
-        c.Execute("UPDATE jobs SET state = @claimed, attempts = attempts + 1, lease_until = @lease WHERE id = @id",
-            new { claimed = JobStates.Claimed, lease = now + TimeSpan.FromSeconds(manifest.Resources.TimeoutSeconds) + LeaseMargin, id = row.Id }, tx);
+        c.Execute("UPDATE jobs SET state = @claimed, attempts = attempts + 1, claimed_at = @now, lease_until = @lease WHERE id = @id",
+            new { claimed = JobStates.Claimed, now, lease = now + TimeSpan.FromSeconds(manifest.Resources.TimeoutSeconds) + LeaseMargin, id = row.Id }, tx);
         c.Execute("UPDATE identities SET last_seen_at = @now WHERE id = @id", new { now, id = station.Id }, tx);
         tx.Commit();
         return new JobAssignment(row.Id, row.Run_Id, (int)row.Round, row.Train_Id, row.Name, row.Version,

@@ -54,6 +54,7 @@ internal static class HubSchema
                 state TEXT NOT NULL,
                 attempts INTEGER NOT NULL DEFAULT 0,
                 lease_until TEXT NULL,
+                claimed_at TEXT NULL,
                 started_at TEXT NULL,
                 finished_at TEXT NULL,
                 error TEXT NULL,

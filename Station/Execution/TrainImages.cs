@@ -14,12 +14,8 @@ public sealed class TrainImages(DockerClient docker, StationOptions options)
     {
         var reference = $"{options.RegistryHost}/{repository}@{digest}";
         var pulled = false;
-        ImageInspectResponse image;
-        try
-        {
-            image = await docker.Images.InspectImageAsync(reference, ct);
-        }
-        catch (DockerImageNotFoundException)
+        var image = await FindLocalAsync(reference, digest, ct);
+        if (image is null)
         {
             string? pullError = null;
             await docker.Images.CreateImageAsync(
@@ -31,10 +27,29 @@ public sealed class TrainImages(DockerClient docker, StationOptions options)
             pulled = true;
         }
         // Docker verifies content against the digest on pull; check the engine recorded the same digest.
-        if (image.RepoDigests?.Contains(reference) != true)
+        if (image.RepoDigests?.Any(d => d.EndsWith("@" + digest, StringComparison.Ordinal)) != true)
             throw new InvalidOperationException($"the local image does not carry the digest {digest}");
         var labels = image.Config?.Labels ?? new Dictionary<string, string>();
-        return new LocalTrainImage(reference, image.ID, labels.AsReadOnly(), image.Config?.User ?? "", pulled);
+        // Containers are created from the image id: the exact content, whatever tags move meanwhile.
+        return new LocalTrainImage(image.ID, image.ID, labels.AsReadOnly(), image.Config?.User ?? "", pulled);
+    }
+
+    /// <summary>
+    /// The image if it is already local: by this reference, or by the same manifest digest recorded from any
+    /// registry address (a digest names the exact content, so where it was pulled from does not matter).
+    /// </summary>
+    private async Task<ImageInspectResponse?> FindLocalAsync(string reference, string digest, CancellationToken ct)
+    {
+        try
+        {
+            return await docker.Images.InspectImageAsync(reference, ct);
+        }
+        catch (DockerImageNotFoundException)
+        {
+        }
+        var images = await docker.Images.ListImagesAsync(new ImagesListParameters { All = false }, ct);
+        var match = images.FirstOrDefault(i => i.RepoDigests?.Any(d => d.EndsWith("@" + digest, StringComparison.Ordinal)) == true);
+        return match is null ? null : await docker.Images.InspectImageAsync(match.ID, ct);
     }
 }
 

@@ -49,9 +49,9 @@ internal sealed class FhirDocumentReader
         {
             ReadBundle(root, location, defaultLastUpdated, rows, rejected);
         }
-        else
+        else if (AddResource(root, defaultLastUpdated, rows) is { } reason)
         {
-            ReadResource(root, where, defaultLastUpdated, rows, rejected);
+            rejected.Add((where, reason));
         }
     }
 
@@ -87,18 +87,17 @@ internal sealed class FhirDocumentReader
             var index = 0;
             foreach (var entry in entries.EnumerateArray())
             {
-                var entryLocation = location.Length == 0 ? $"entry[{index}]" : $"{location}, entry[{index}]";
-                index++;
-                if (entry.ValueKind == JsonValueKind.Object
+                var reason = entry.ValueKind == JsonValueKind.Object
                     && entry.TryGetProperty("resource"u8, out var resource)
-                    && resource.ValueKind == JsonValueKind.Object)
+                    && resource.ValueKind == JsonValueKind.Object
+                        ? AddResource(resource, defaultLastUpdated, rows)
+                        : "bundle entry has no resource";
+                if (reason is not null)
                 {
-                    ReadResource(resource, entryLocation, defaultLastUpdated, rows, rejected);
+                    rejected.Add((location.Length == 0 ? $"entry[{index}]" : $"{location}, entry[{index}]", reason));
                 }
-                else
-                {
-                    rejected.Add((entryLocation, "bundle entry has no resource"));
-                }
+
+                index++;
             }
         }
         finally
@@ -108,23 +107,17 @@ internal sealed class FhirDocumentReader
         }
     }
 
-    private void ReadResource(
-        JsonElement resource,
-        string location,
-        string defaultLastUpdated,
-        List<FhirResourceRow> rows,
-        List<(string Location, string Reason)> rejected)
+    /// <summary>Adds the resource's row, or returns why it cannot be stored.</summary>
+    private string? AddResource(JsonElement resource, string defaultLastUpdated, List<FhirResourceRow> rows)
     {
         if (!TryGetString(resource, "resourceType"u8, out var type))
         {
-            rejected.Add((location, "resource has no resourceType"));
-            return;
+            return "resource has no resourceType";
         }
 
         if (!TryGetString(resource, "id"u8, out var id))
         {
-            rejected.Add((location, $"{type} has no id"));
-            return;
+            return $"{type} has no id";
         }
 
         _output.ResetWrittenCount();
@@ -139,6 +132,7 @@ internal sealed class FhirDocumentReader
                 : defaultLastUpdated;
 
         rows.Add(new FhirResourceRow(type, id, lastUpdated, FindSubject(resource), Encoding.UTF8.GetString(_output.WrittenSpan)));
+        return null;
     }
 
     /// <summary>Copies <paramref name="element"/> compactly, replacing <c>reference</c> strings that name a fullUrl of the bundle.</summary>

@@ -151,7 +151,6 @@ public sealed class FhirFolderLoader(FhirStore store)
                     EndFile();
                     _fileCounts.Clear();
                     RecordFile(_connection, null, failed.Path, failed.Sha256, 0, "rejected", failed.Reason);
-
                     _rejectedFiles.Add(new FhirRejectedFile(failed.Path, failed.Reason));
                     break;
             }

@@ -34,9 +34,6 @@ internal static class FhirSchema
             """),
     ];
 
-    /// <summary>Latest schema version this build knows.</summary>
-    public static int LatestVersion => Migrations[^1].Version;
-
     /// <summary>Applies every migration not yet recorded, each in its own transaction.</summary>
     public static void Migrate(SqliteConnection connection)
     {

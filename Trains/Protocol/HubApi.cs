@@ -63,7 +63,7 @@ public sealed record RunInfo(long Id, long TrainId, string Train, string Owner, 
 
 /// <summary>One job: a run's train executed at one station in one round.</summary>
 public sealed record JobInfo(long Id, int Round, string Station, string State, int Attempts, string? Error, int? ExitCode,
-    string? LogTail, JobTimings? Timings, string? ResultDigest, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt);
+    string? LogTail, JobTimings? Timings, string? ResultDigest, DateTimeOffset? ClaimedAt, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt);
 
 /// <summary>What a station is told to execute.</summary>
 public sealed record JobAssignment(long JobId, long RunId, int Round, long TrainId, string TrainName, string TrainVersion,

@@ -16,32 +16,30 @@ public sealed class TrainPublisher(DockerClient docker, HubApiClient hub)
         labels.TryGetValue(TrainManifest.LabelKey, out var label);
         // Fail here with every problem listed rather than after a push the hub would refuse.
         var manifest = ManifestValidator.ParseOrThrow(label);
-        var registry = hub.Connection.RegistryHost;
         var repository = $"{me.Name}/{manifest.Name}";
-        var remote = $"{registry}/{repository}";
+        var digest = await PushImageAsync(localImage, repository, manifest.Version, me.Name, progress, ct);
+        return await hub.SubmitTrainAsync(new TrainSubmission(repository, digest), ct);
+    }
 
-        await docker.Images.TagImageAsync(localImage, new ImageTagParameters { RepositoryName = remote, Tag = manifest.Version, Force = true }, ct);
+    /// <summary>Pushes a local image as <c>HUB/REPOSITORY:TAG</c> through the gateway and returns the registry's manifest digest.</summary>
+    public async Task<string> PushImageAsync(string localImage, string repository, string tag, string user, Action<string>? progress = null, CancellationToken ct = default)
+    {
+        var registry = hub.Connection.RegistryHost;
+        var remote = $"{registry}/{repository}";
+        await docker.Images.TagImageAsync(localImage, new ImageTagParameters { RepositoryName = remote, Tag = tag, Force = true }, ct);
         string? error = null;
         var layers = new HashSet<string>();
-        await docker.Images.PushImageAsync(remote, new ImagePushParameters { Tag = manifest.Version },
-            new AuthConfig { ServerAddress = registry, Username = me.Name, Password = hub.Connection.Token },
+        await docker.Images.PushImageAsync(remote, new ImagePushParameters { Tag = tag },
+            new AuthConfig { ServerAddress = registry, Username = user, Password = hub.Connection.Token },
             new ImmediateProgress<JSONMessage>(m =>
             {
                 if (m.Error is not null) error = m.Error.Message;
                 else if (m.Status is "Pushed" or "Layer already exists" && m.ID is not null && layers.Add(m.ID + m.Status))
                     progress?.Invoke($"  {m.ID}: {m.Status}");
             }), ct);
-        if (error is not null) throw new InvalidOperationException($"pushing {remote}:{manifest.Version} failed: {error}");
-
+        if (error is not null) throw new InvalidOperationException($"pushing {remote}:{tag} failed: {error}");
         var pushed = await docker.Images.InspectImageAsync(localImage, ct);
-        var digest = pushed.RepoDigests?.FirstOrDefault(d => d.StartsWith(remote + "@", StringComparison.Ordinal))?[(remote.Length + 1)..]
+        return pushed.RepoDigests?.FirstOrDefault(d => d.StartsWith(remote + "@", StringComparison.Ordinal))?[(remote.Length + 1)..]
             ?? throw new InvalidOperationException($"the push of {remote} reported no digest");
-        return await hub.SubmitTrainAsync(new TrainSubmission(repository, digest), ct);
     }
-}
-
-/// <summary>Reports on the caller's thread, so no progress arrives after the call returns.</summary>
-internal sealed class ImmediateProgress<T>(Action<T> report) : IProgress<T>
-{
-    public void Report(T value) => report(value);
 }

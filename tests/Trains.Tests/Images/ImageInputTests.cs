@@ -105,7 +105,8 @@ public sealed class ImageInputTests : IDisposable
         Assert.Equal("misbehaving-train", manifest.Name);
         Assert.Equal(TrainKinds.Statistics, manifest.Kind);
         Assert.Equal("patients", Assert.Single(manifest.Outputs.Statistics).Name);
-        Assert.Equal("behaviour", Assert.Single(manifest.Parameters).Name);
+        var behaviour = Assert.Single(manifest.Parameters, p => p.Name == "behaviour");
+        Assert.Equal("ok", behaviour.Default?.GetString());
         Assert.StartsWith("{\"format\":1,\"name\":\"misbehaving-train\"", json);
         Assert.Equal("healthtrain/misbehaving-train:1.0.0", TrainImageBuilder.DefaultReference(manifest));
         Assert.Equal("healthtrain/x:1.0.0_build.5", TrainImageBuilder.DefaultReference(manifest with { Name = "x", Version = "1.0.0+build.5" }));
