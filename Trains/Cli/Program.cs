@@ -44,7 +44,7 @@ catch (HubApiException e)
     Console.Error.WriteLine($"healthtrain: the hub refused: {e.Message}");
     return 1;
 }
-catch (Exception e) when (e is HttpRequestException or InvalidOperationException or IOException or TimeoutException
+catch (Exception e) when (e is HttpRequestException or InvalidOperationException or IOException or TimeoutException or HealthTrain.Cli.Images.ImageBuildException
                           or Docker.DotNet.DockerApiException or FileNotFoundException or DirectoryNotFoundException)
 {
     Console.Error.WriteLine($"healthtrain: {e.Message}");

@@ -103,12 +103,12 @@ public static class StatisticsResultValidator
                 if (v.N is not { } n || n < 0) { e.Add(new(path + ".n", "must be a count of 0 or more")); break; }
                 if (n > 0 && v.Mean is not { } mean) e.Add(new(path + ".mean", "is missing"));
                 else if (v.Mean is { } m && !double.IsFinite(m)) e.Add(new(path + ".mean", "must be a finite number"));
-                if (n == 0 && (v.Mean is not null || v.M2 is not null))
-                    e.Add(new(path, "with n = 0 there is no mean or m2 to report"));
+                if (n == 0 && v.Mean is not null) e.Add(new(path + ".mean", "must be absent when n is 0"));
                 if (d.Kind == StatisticKinds.Variance)
                 {
                     if (n > 0 && v.M2 is null) e.Add(new(path + ".m2", "is missing"));
                     else if (v.M2 is { } m2 && (!double.IsFinite(m2) || m2 < 0)) e.Add(new(path + ".m2", "must be a finite number of 0 or more"));
+                    else if (n == 0 && v.M2 is not null) e.Add(new(path + ".m2", "must be absent when n is 0"));
                     else if (n == 1 && v.M2 is not 0.0) e.Add(new(path + ".m2", "must be 0 for a single value"));
                 }
                 break;

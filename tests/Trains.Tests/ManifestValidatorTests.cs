@@ -306,6 +306,8 @@ public sealed class ManifestValidatorTests
     [InlineData("statistics.bmi.mean", null, "$.statistics.bmi.mean")]
     [InlineData("statistics.bmi.n", "-1", "$.statistics.bmi.n")]
     [InlineData("statistics.weight.m2", "1", "$.statistics.weight.m2")]
+    [InlineData("statistics.weight.mean", "70.5", "$.statistics.weight.mean")]
+    [InlineData("statistics.bmi.n", "1", "$.statistics.bmi.m2")]
     [InlineData("statistics.dose.value", "1.5", null)]
     public void Statistics_result_problems_report_their_path(string field, string? json, string? expectedPath)
     {

@@ -96,8 +96,11 @@ internal static class DockerImages
         // The daemon reports build and import failures inside the stream, not as an HTTP error.
         var error = message.Error?.Message ?? message.ErrorMessage;
         if (!string.IsNullOrEmpty(error)) errors.Add(error.TrimEnd());
-        var text = message.Stream ?? message.Status;
-        if (!string.IsNullOrWhiteSpace(text)) log("  " + text.TrimEnd());
+        var text = (message.Stream ?? message.Status)?.TrimEnd();
+        // The classic builder's bookkeeping (" ---> id", intermediate containers) says nothing to a researcher.
+        if (string.IsNullOrWhiteSpace(text) || text.StartsWith(" --->", StringComparison.Ordinal)
+            || text.StartsWith("Removing intermediate container", StringComparison.Ordinal)) return;
+        log("  " + text);
     }
 
     private static async Task<string> RequireAsync(IDockerClient docker, string reference, string what, List<string> errors, CancellationToken cancellationToken)
