@@ -1,0 +1,19 @@
+using System.Globalization;
+using HealthTrain.Bench;
+
+// Benchmarks print figures; they never assert. Results go to docs/benchmarks.md with the machine and the command.
+var command = args.FirstOrDefault() ?? "help";
+var jobs = args.SkipWhile(a => a != "--jobs").Skip(1).Select(a => int.Parse(a, CultureInfo.InvariantCulture)).FirstOrDefault(10);
+switch (command)
+{
+    case "job-overhead":
+        await JobOverheadBench.RunAsync(jobs, Console.Out);
+        return 0;
+    default:
+        Console.WriteLine("""
+            HealthTrain benchmarks
+              job-overhead [--jobs N]   platform time per job at one station (pull from cache, inspect, input,
+                                        container start, collect, upload), train compute excluded
+            """);
+        return command == "help" ? 0 : 2;
+}
