@@ -17,7 +17,7 @@ public static class ImageCommands
     {
         var verb = args.Required(0, "a base command: build");
         if (verb != "build") throw new UsageException($"unknown command 'base {verb}'; try: base build");
-        var refresh = args.Flag("force");
+        var refresh = args.Flag("refresh");
         args.RejectUnknown();
         using var docker = Docker();
         var images = await BaseBuilder(docker, output, refresh).BuildAsync();
