@@ -11,6 +11,9 @@ public sealed class JobSignal
     public async Task WaitAsync(TimeSpan timeout, CancellationToken ct)
     {
         var next = Volatile.Read(ref _next).Task;
-        await Task.WhenAny(next, Task.Delay(timeout, ct));
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        await Task.WhenAny(next, Task.Delay(timeout, stop.Token));
+        stop.Cancel(); // release the timer as soon as the signal wins
+
     }
 }

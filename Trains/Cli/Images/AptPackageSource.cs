@@ -5,16 +5,20 @@ namespace HealthTrain.Cli.Images;
 /// <summary>
 /// Resolves and downloads trixie .debs with apt, using a private apt configuration and state
 /// under <c>cache/apt</c> so the host's own apt (bookworm) is neither read nor changed.
-/// Resolved versions are kept in <c>resolved.json</c> next to that state: a cached call needs no network.
+/// Resolved versions are kept in <c>resolved.json</c> next to that state (one such file per recipe, see
+/// <paramref name="resolvedFileName"/>): a cached call needs no network.
 /// </summary>
-internal sealed class AptPackageSource(string aptDirectory, Action<string> log)
+internal sealed class AptPackageSource(string aptDirectory, Action<string> log, string resolvedFileName = AptPackageSource.DefaultResolvedFileName)
 {
+    /// <summary>The resolution cache of the trixie base recipe; other recipes use their own file so they do not evict it.</summary>
+    public const string DefaultResolvedFileName = "resolved.json";
+
     private const string Keyring = "/usr/share/keyrings/debian-archive-trixie-stable.gpg";
     private const string Architecture = "amd64";
 
     private string ListsDirectory => Path.Combine(aptDirectory, "lists");
     private string DebsDirectory => Path.Combine(aptDirectory, "debs");
-    private string ResolvedFile => Path.Combine(aptDirectory, "resolved.json");
+    private string ResolvedFile => Path.Combine(aptDirectory, resolvedFileName);
 
     /// <summary>The resolved packages, and whether the archive had to be contacted.</summary>
     public sealed record Resolution(IReadOnlyList<ResolvedPackage> Packages, bool Updated);

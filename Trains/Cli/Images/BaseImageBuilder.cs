@@ -34,15 +34,67 @@ public sealed class BaseImageBuilder(IDockerClient docker, BaseImageOptions opti
     /// <summary>Ensures both images exist and returns them; builds only what is missing.</summary>
     public async Task<BaseImages> BuildAsync(CancellationToken cancellationToken = default)
     {
-        using var _ = await CacheLock.AcquireAsync(Path.Combine(options.CacheDirectory, "locks", "base-images.lock"), Log, cancellationToken);
+        using var _ = await CacheLock.AcquireAsync(BuildLockPath, Log, cancellationToken);
+        var image = await EnsureRecipeImageAsync(BaseRecipe.FileName, BaseRepository, cancellationToken);
+        var (runtimeReference, runtimeFiles, runtimeSteps) = await EnsureRuntimeAsync(image.Reference, cancellationToken);
+        return new BaseImages(image.Reference, runtimeReference, image.Packages, runtimeFiles, image.Performed | runtimeSteps);
+    }
+
+    /// <summary>
+    /// Ensures an image made only from the .debs of another recipe in the base-images directory exists, e.g.
+    /// <c>skopeo.packages</c> as <c>healthtrain/skopeo</c>: the same rootfs as the trixie base (train user,
+    /// usr-merge, sticky /tmp), no .NET runtime, tagged with the recipe's content hash. Builds it only when missing.
+    /// </summary>
+    /// <param name="recipeFileName">File name of the recipe inside <see cref="BaseImageOptions.BaseImagesDirectory"/>.</param>
+    /// <param name="repository">Repository of the image, e.g. <c>healthtrain/skopeo</c>; the tag is the hash.</param>
+    public async Task<RecipeImage> BuildRecipeImageAsync(string recipeFileName, string repository, CancellationToken cancellationToken = default)
+    {
+        if (Path.GetFileName(recipeFileName) != recipeFileName || !recipeFileName.EndsWith(".packages", StringComparison.Ordinal))
+            throw new ArgumentException($"'{recipeFileName}' must be the file name of a *.packages recipe in {options.BaseImagesDirectory}", nameof(recipeFileName));
+        // The same lock as the base build: all recipes share one apt state and .deb cache.
+        using var _ = await CacheLock.AcquireAsync(BuildLockPath, Log, cancellationToken);
+        return await EnsureRecipeImageAsync(recipeFileName, repository, cancellationToken);
+    }
+
+    /// <summary>The base image's content hash: recipe text, exact package versions and checksums, builder version.</summary>
+    public static string ComputeBaseHash(BaseRecipe recipe, IReadOnlyList<ResolvedPackage> packages) =>
+        ComputeRecipeHash(BaseRepository, recipe, packages);
+
+    /// <summary>
+    /// The content hash of the image <paramref name="repository"/> built from <paramref name="recipe"/>: repository,
+    /// builder version, recipe text, exact package versions and checksums. For the trixie base it is <see cref="ComputeBaseHash"/>.
+    /// </summary>
+    public static string ComputeRecipeHash(string repository, BaseRecipe recipe, IReadOnlyList<ResolvedPackage> packages)
+    {
+        var text = new StringBuilder($"{repository.Replace('/', '-')} {BuilderVersion}\n").Append(recipe.Text).Append("\n--\n");
+        foreach (var p in packages) text.Append($"{p.Name} {p.Version} {p.Architecture} {p.Sha256}\n");
+        return Hashing.Sha256Hex(text.ToString());
+    }
+
+    /// <summary>The runtime image's content hash: the base's hash plus the runtime files' hashes.</summary>
+    public static string ComputeRuntimeHash(string baseReference, RuntimeFileList runtimeFiles) =>
+        Hashing.Sha256Hex($"healthtrain-dotnet-runtime {BuilderVersion}\n{baseReference}\n{runtimeFiles.Text}");
+
+    /// <summary>Tags carry the first 16 hex digits (64 bits) of a hash: readable, and collisions are not a practical concern.</summary>
+    private static string Reference(string repository, string hash) => $"{repository}:{hash[..16]}";
+
+    private string BuildLockPath => Path.Combine(options.CacheDirectory, "locks", "base-images.lock");
+
+    /// <summary>Resolves, downloads and imports one recipe's image unless its content-hash tag exists. Call with the build lock held.</summary>
+    private async Task<RecipeImage> EnsureRecipeImageAsync(string recipeFileName, string repository, CancellationToken cancellationToken)
+    {
         var steps = BaseBuildSteps.None;
-        var recipe = BaseRecipe.Load(Path.Combine(options.BaseImagesDirectory, BaseRecipe.FileName));
-        var apt = new AptPackageSource(AptDirectory, Log);
+        var recipe = BaseRecipe.Load(Path.Combine(options.BaseImagesDirectory, recipeFileName));
+        // Each recipe keeps its own resolution cache, so building one never invalidates another's.
+        var resolvedFile = recipeFileName == BaseRecipe.FileName
+            ? AptPackageSource.DefaultResolvedFileName
+            : "resolved-" + Path.GetFileNameWithoutExtension(recipeFileName) + ".json";
+        var apt = new AptPackageSource(AptDirectory, Log, resolvedFile);
 
         var resolution = await apt.ResolveAsync(recipe, options.Refresh, cancellationToken);
         if (resolution.Updated) steps |= BaseBuildSteps.AptUpdate;
-        var baseReference = Reference(BaseRepository, ComputeBaseHash(recipe, resolution.Packages));
-        if (await DockerImages.InspectOrNullAsync(docker, baseReference, cancellationToken) is null)
+        var reference = Reference(repository, ComputeRecipeHash(repository, recipe, resolution.Packages));
+        if (await DockerImages.InspectOrNullAsync(docker, reference, cancellationToken) is null)
         {
             IReadOnlyList<string> debs;
             try
@@ -55,39 +107,22 @@ public sealed class BaseImageBuilder(IDockerClient docker, BaseImageOptions opti
                 Log($"cached package versions are not downloadable, refreshing the package index: {e.Message.ReplaceLineEndings(" ")}");
                 resolution = await apt.ResolveAsync(recipe, refresh: true, cancellationToken);
                 steps |= BaseBuildSteps.AptUpdate;
-                baseReference = Reference(BaseRepository, ComputeBaseHash(recipe, resolution.Packages));
+                reference = Reference(repository, ComputeRecipeHash(repository, recipe, resolution.Packages));
                 debs = await apt.DownloadAsync(resolution.Packages, cancellationToken);
             }
-            if (await DockerImages.InspectOrNullAsync(docker, baseReference, cancellationToken) is null)
+            if (await DockerImages.InspectOrNullAsync(docker, reference, cancellationToken) is null)
             {
-                await BuildBaseAsync(baseReference, recipe, resolution.Packages, debs, cancellationToken);
+                await BuildRootfsImageAsync(reference, repository, recipe, resolution.Packages, debs, cancellationToken);
                 steps |= BaseBuildSteps.BaseImage;
             }
         }
-        else Log($"{baseReference} exists");
-
-        var (runtimeReference, runtimeFiles, runtimeSteps) = await EnsureRuntimeAsync(baseReference, cancellationToken);
-        return new BaseImages(baseReference, runtimeReference, resolution.Packages, runtimeFiles, steps | runtimeSteps);
+        else Log($"{reference} exists");
+        return new RecipeImage(reference, resolution.Packages, steps);
     }
 
-    /// <summary>The base image's content hash: recipe text, exact package versions and checksums, builder version.</summary>
-    public static string ComputeBaseHash(BaseRecipe recipe, IReadOnlyList<ResolvedPackage> packages)
+    private async Task BuildRootfsImageAsync(string reference, string repository, BaseRecipe recipe, IReadOnlyList<ResolvedPackage> packages, IReadOnlyList<string> debs, CancellationToken cancellationToken)
     {
-        var text = new StringBuilder($"healthtrain-trixie-base {BuilderVersion}\n").Append(recipe.Text).Append("\n--\n");
-        foreach (var p in packages) text.Append($"{p.Name} {p.Version} {p.Architecture} {p.Sha256}\n");
-        return Hashing.Sha256Hex(text.ToString());
-    }
-
-    /// <summary>The runtime image's content hash: the base's hash plus the runtime files' hashes.</summary>
-    public static string ComputeRuntimeHash(string baseReference, RuntimeFileList runtimeFiles) =>
-        Hashing.Sha256Hex($"healthtrain-dotnet-runtime {BuilderVersion}\n{baseReference}\n{runtimeFiles.Text}");
-
-    /// <summary>Tags carry the first 16 hex digits (64 bits) of a hash: readable, and collisions are not a practical concern.</summary>
-    private static string Reference(string repository, string hash) => $"{repository}:{hash[..16]}";
-
-    private async Task BuildBaseAsync(string reference, BaseRecipe recipe, IReadOnlyList<ResolvedPackage> packages, IReadOnlyList<string> debs, CancellationToken cancellationToken)
-    {
-        var work = Path.Combine(options.CacheDirectory, "work", "trixie-base-" + Guid.NewGuid().ToString("N")[..8]);
+        var work = Path.Combine(options.CacheDirectory, "work", repository.Replace('/', '-') + "-" + Guid.NewGuid().ToString("N")[..8]);
         var rootfs = Path.Combine(work, "rootfs");
         try
         {
@@ -101,7 +136,7 @@ public sealed class BaseImageBuilder(IDockerClient docker, BaseImageOptions opti
             await DockerImages.ImportAsync(docker, stream, reference,
             [
                 "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                $"LABEL org.opencontainers.image.title={BaseRepository} org.healthtrain.packages=\"{string.Join(' ', packages.Select(p => p.Name + "=" + p.Version))}\"",
+                $"LABEL org.opencontainers.image.title={repository} org.healthtrain.packages=\"{string.Join(' ', packages.Select(p => p.Name + "=" + p.Version))}\"",
             ], Log, cancellationToken);
         }
         finally
@@ -233,3 +268,9 @@ public sealed class BaseImageBuilder(IDockerClient docker, BaseImageOptions opti
 
     private void Log(string message) => progress?.Report(message);
 }
+
+/// <summary>An image built from one recipe's .debs alone (see <see cref="BaseImageBuilder.BuildRecipeImageAsync"/>).</summary>
+/// <param name="Reference"><c>REPOSITORY:&lt;hash&gt;</c>.</param>
+/// <param name="Packages">The exact Debian packages in it.</param>
+/// <param name="Performed">The work this call did: <see cref="BaseBuildSteps.AptUpdate"/> and/or <see cref="BaseBuildSteps.BaseImage"/> (the image was imported), or none.</param>
+public sealed record RecipeImage(string Reference, IReadOnlyList<ResolvedPackage> Packages, BaseBuildSteps Performed);

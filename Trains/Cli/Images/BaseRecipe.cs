@@ -1,9 +1,10 @@
 namespace HealthTrain.Cli.Images;
 
 /// <summary>
-/// The recipe of the trixie base image (<c>Trains/BaseImages/trixie-base.packages</c>): one Debian
-/// package name per line, <c>exclude PATH</c> lines naming paths to drop after unpacking, and
-/// <c>#</c> comments. <see cref="Text"/> is hashed into the image tag.
+/// The recipe of the trixie base image (<c>Trains/BaseImages/trixie-base.packages</c>), or of another
+/// image made only from .debs (e.g. <c>skopeo.packages</c>): one Debian package name per line,
+/// <c>exclude PATH</c> lines naming paths to drop after unpacking, and <c>#</c> comments.
+/// <see cref="Text"/> is hashed into the image tag.
 /// </summary>
 public sealed record BaseRecipe(string Text, IReadOnlyList<string> Packages, IReadOnlyList<string> Excludes)
 {
