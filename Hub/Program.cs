@@ -18,6 +18,7 @@ builder.Services.AddSingleton<TrainCatalog>();
 builder.Services.AddSingleton<JobSignal>();
 builder.Services.AddSingleton<RunStore>();
 builder.Services.AddSingleton<JobQueue>();
+builder.Services.AddHostedService<LeaseSweeper>();
 builder.Services.ConfigureHttpJsonOptions(o =>
 {
     o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull;
@@ -57,8 +58,10 @@ static void BootstrapOperator(Identities identities, HubOptions options, ILogger
     if (string.IsNullOrEmpty(token))
     {
         token = Identities.NewToken();
-        File.WriteAllText(tokenFile, token);
-        File.SetUnixFileMode(tokenFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        using (var file = new FileStream(tokenFile, new FileStreamOptions
+               { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite }))
+        using (var writer = new StreamWriter(file))
+            writer.Write(token);
         log.LogInformation("operator token written to {File}", tokenFile);
     }
     if (identities.FindByName("operator") is null) identities.Create("operator", Roles.Operator, token);

@@ -16,6 +16,8 @@ if (problems.Count > 0)
     Console.Error.WriteLine("station configuration is incomplete:\n  " + string.Join("\n  ", problems));
     return 2;
 }
+// Docker binds need absolute paths; a relative DataDir would fail every job at container create.
+options.DataDir = Path.GetFullPath(options.DataDir);
 Directory.CreateDirectory(options.DataDir);
 
 builder.Services.AddSingleton(options);
@@ -23,6 +25,7 @@ builder.Services.AddSingleton(_ => new DockerClientConfiguration(new Uri(options
 builder.Services.AddSingleton(_ => new FhirStore(Path.Combine(options.DataDir, "fhir.db")));
 builder.Services.AddSingleton<StationStatus>();
 builder.Services.AddSingleton<TrainImages>();
+builder.Services.AddSingleton(_ => new GpuAllocator(options.GpuIds));
 builder.Services.AddSingleton<ITrainExecutor, DockerTrainExecutor>();
 builder.Services.AddSingleton<JobRunner>();
 builder.Services.AddHttpClient<HubClient>();

@@ -33,6 +33,15 @@ public sealed class StationOptions
     /// <summary>Most processes a train may run at once.</summary>
     public long PidsLimit { get; set; } = 256;
 
+    /// <summary>GPU device ids (as the NVIDIA runtime names them, e.g. "0", "1" or a UUID) this station lends to trains.</summary>
+    public List<string> GpuIds { get; set; } = [];
+
+    /// <summary>Docker device driver for GPU requests.</summary>
+    public string GpuDriver { get; set; } = "nvidia";
+
+    /// <summary>How long a GPU job waits for its GPUs to be free before it is refused.</summary>
+    public int GpuWaitSeconds { get; set; } = 600;
+
     /// <summary>The registry host Docker pulls from: the hub's host and port.</summary>
     public string RegistryHost => new Uri(HubUrl).Authority;
 }

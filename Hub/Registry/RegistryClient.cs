@@ -11,6 +11,24 @@ public sealed record RegistryImage(string Repository, string Digest, IReadOnlyDi
 /// <summary>Thrown when the registry has no such image, or holds something the hub cannot use.</summary>
 public sealed class RegistryImageException(string message) : Exception(message);
 
+/// <summary>The registry did not answer as a registry should (down, 5xx, malformed documents).</summary>
+public sealed class RegistryUnavailableException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>Name rules of the distribution spec, checked before any name goes into a registry URL.</summary>
+public static partial class RegistryNames
+{
+    [System.Text.RegularExpressions.GeneratedRegex("^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")]
+    private static partial System.Text.RegularExpressions.Regex RepositoryPattern();
+
+    [System.Text.RegularExpressions.GeneratedRegex("^(?:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|sha256:[a-f0-9]{64})$")]
+    private static partial System.Text.RegularExpressions.Regex ReferencePattern();
+
+    public static bool IsRepository(string name) => name.Length <= 255 && RepositoryPattern().IsMatch(name);
+
+    /// <summary>A tag or a sha256 digest; never a path, so nothing like <c>../</c> reaches the registry.</summary>
+    public static bool IsReference(string reference) => ReferencePattern().IsMatch(reference);
+}
+
 /// <summary>Reads images straight from the upstream registry (on loopback, behind the gateway).</summary>
 public sealed class RegistryClient(HttpClient http)
 {
@@ -24,6 +42,20 @@ public sealed class RegistryClient(HttpClient http)
 
     /// <summary>Resolves a tag or digest to the manifest digest and reads the image config.</summary>
     public async Task<RegistryImage> ReadImageAsync(string repository, string reference, CancellationToken ct)
+    {
+        if (!RegistryNames.IsRepository(repository) || !RegistryNames.IsReference(reference))
+            throw new RegistryImageException($"'{repository}:{reference}' is not a valid image reference");
+        try
+        {
+            return await ReadCheckedImageAsync(repository, reference, ct);
+        }
+        catch (Exception e) when (e is HttpRequestException or JsonException or InvalidOperationException or TaskCanceledException && !ct.IsCancellationRequested)
+        {
+            throw new RegistryUnavailableException($"the registry could not be read: {e.Message}", e);
+        }
+    }
+
+    private async Task<RegistryImage> ReadCheckedImageAsync(string repository, string reference, CancellationToken ct)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, $"/v2/{repository}/manifests/{reference}");
         foreach (var type in ManifestTypes) request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(type));

@@ -36,7 +36,7 @@ public static class RegistryGateway
         app.MapReverseProxy(pipeline => pipeline.Use(async (http, next) =>
         {
             var caller = http.User.Caller();
-            var decision = RegistryAccess.Decide(caller, http.Request.Method, http.Request.Path.Value ?? "");
+            var decision = RegistryAccess.Decide(caller, http.Request.Method, http.Request.Path.Value ?? "", http.Request.Query["from"].ToString());
             if (decision is not null)
             {
                 http.Response.StatusCode = StatusCodes.Status403Forbidden;
@@ -56,8 +56,8 @@ public static class RegistryAccess
 {
     private static readonly string[] Markers = ["/manifests/", "/blobs/", "/tags/"];
 
-    /// <summary>Null when allowed, else the reason for refusing.</summary>
-    public static string? Decide(Caller caller, string method, string path)
+    /// <summary>Null when allowed, else the reason for refusing. <paramref name="mountFrom"/> is a blob mount's source repository.</summary>
+    public static string? Decide(Caller caller, string method, string path, string? mountFrom = null)
     {
         if (caller.Role == Roles.Operator) return null;
         if (path is "/v2" or "/v2/") return null;
@@ -67,7 +67,9 @@ public static class RegistryAccess
         return caller.Role switch
         {
             Roles.Station => reading ? null : "stations may only pull",
+            // A blob mount reads from its source repository, so the source must be the researcher's too.
             Roles.Researcher => repository.StartsWith(caller.Name + "/", StringComparison.Ordinal)
+                                && (string.IsNullOrEmpty(mountFrom) || mountFrom.StartsWith(caller.Name + "/", StringComparison.Ordinal))
                 ? null
                 : $"researcher '{caller.Name}' may only use repositories under '{caller.Name}/'",
             _ => "no registry access for this role",

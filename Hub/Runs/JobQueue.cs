@@ -31,28 +31,36 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, ILogger<JobQueue>
 {
     /// <summary>Extra lease beyond the train's own timeout: pull, input preparation and upload.</summary>
     private static readonly TimeSpan LeaseMargin = TimeSpan.FromMinutes(5);
+
     private const int MaxAttempts = 3;
 
     /// <summary>Waits up to <paramref name="wait"/> for a job for this station and claims it.</summary>
     public async Task<JobAssignment?> NextAsync(Caller station, TimeSpan wait, CancellationToken ct)
     {
         var deadline = DateTimeOffset.UtcNow + wait;
+        var first = true;
         while (true)
         {
-            var job = TryClaim(station);
+            var notified = signal.Next;
+            var job = TryClaim(station, first);
+            first = false;
             if (job is not null) return job;
             var left = deadline - DateTimeOffset.UtcNow;
             if (left <= TimeSpan.Zero || ct.IsCancellationRequested) return null;
-            await signal.WaitAsync(left, ct);
+            await JobSignal.WaitAsync(notified, left, ct);
         }
     }
 
-    private JobAssignment? TryClaim(Caller station)
+    private JobAssignment? TryClaim(Caller station, bool newPoll)
     {
         using var c = db.Open();
         using var tx = c.BeginTransaction();
         var now = DateTimeOffset.UtcNow;
-        RecoverExpiredLeases(c, tx, station, now);
+        if (newPoll)
+        {
+            c.Execute("UPDATE identities SET last_seen_at = @now WHERE id = @id", new { now, id = station.Id }, tx);
+            RecoverAbandonedJobs(c, tx, station, now);
+        }
         var row = c.QuerySingleOrDefault<ClaimRow>("""
             SELECT j.id, j.run_id, j.round, t.id AS train_id, t.name, t.version, t.repository, t.digest, t.manifest_json, r.parameters_json
             FROM jobs j JOIN runs r ON r.id = j.run_id JOIN trains t ON t.id = r.train_id
@@ -67,25 +75,49 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, ILogger<JobQueue>
         var manifest = JsonSerializer.Deserialize<TrainManifest>(row.Manifest_Json, ProtocolJson.Options)!;
         c.Execute("UPDATE jobs SET state = @claimed, attempts = attempts + 1, claimed_at = @now, lease_until = @lease WHERE id = @id",
             new { claimed = JobStates.Claimed, now, lease = now + TimeSpan.FromSeconds(manifest.Resources.TimeoutSeconds) + LeaseMargin, id = row.Id }, tx);
-        c.Execute("UPDATE identities SET last_seen_at = @now WHERE id = @id", new { now, id = station.Id }, tx);
         tx.Commit();
         return new JobAssignment(row.Id, row.Run_Id, (int)row.Round, row.Train_Id, row.Name, row.Version,
             $"{row.Repository}@{row.Digest}", row.Digest, row.Manifest_Json, JsonNode.Parse(row.Parameters_Json)!.AsObject());
     }
 
-    /// <summary>A station that asks for work no longer holds jobs whose lease ran out: queue them again, or fail them after the last attempt.</summary>
-    private void RecoverExpiredLeases(SqliteConnection c, SqliteTransaction tx, Caller station, DateTimeOffset now)
+    /// <summary>
+    /// A station works one job at a time and asks for the next only when it holds none, so jobs still claimed or running
+    /// for it were lost (a restart, a dropped long-poll answer): queue them again, or fail them after the last attempt.
+    /// </summary>
+    private void RecoverAbandonedJobs(SqliteConnection c, SqliteTransaction tx, Caller station, DateTimeOffset now)
     {
+        var abandoned = c.Query<(long Id, long Attempts)>("""
+            SELECT id, attempts FROM jobs WHERE station_id = @station AND state IN (@claimed, @running)
+            """, new { station = station.Id, claimed = JobStates.Claimed, running = JobStates.Running }, tx).AsList();
+        foreach (var (id, attempts) in abandoned)
+        {
+            log.LogWarning("job {Job}: station {Station} asked for new work while holding it; {Action}", id, station.Name, attempts < MaxAttempts ? "queued again" : "failed");
+            if (attempts < MaxAttempts)
+                c.Execute("UPDATE jobs SET state = @queued, lease_until = NULL WHERE id = @id", new { queued = JobStates.Queued, id }, tx);
+            else
+                Finish(c, tx, id, JobStates.Failed, $"station: the job was lost {attempts} times before a result arrived", null, null, null, now);
+        }
+    }
+
+    /// <summary>Fails or re-queues jobs whose lease ran out at stations that never came back to ask for work.</summary>
+    public int SweepExpiredLeases()
+    {
+        using var c = db.Open();
+        using var tx = c.BeginTransaction();
+        var now = DateTimeOffset.UtcNow;
         var expired = c.Query<(long Id, long Attempts)>("""
-            SELECT id, attempts FROM jobs WHERE station_id = @station AND state IN (@claimed, @running) AND lease_until < @now
-            """, new { station = station.Id, claimed = JobStates.Claimed, running = JobStates.Running, now }, tx).AsList();
+            SELECT id, attempts FROM jobs WHERE state IN (@claimed, @running) AND lease_until < @now
+            """, new { claimed = JobStates.Claimed, running = JobStates.Running, now }, tx).AsList();
         foreach (var (id, attempts) in expired)
         {
             if (attempts < MaxAttempts)
                 c.Execute("UPDATE jobs SET state = @queued, lease_until = NULL WHERE id = @id", new { queued = JobStates.Queued, id }, tx);
             else
-                Finish(c, tx, id, JobStates.Failed, $"lease: the station did not report within the lease, {attempts} attempts", null, null, null, now);
+                Finish(c, tx, id, JobStates.Failed, $"lease: no report from the station within the lease, {attempts} attempts", null, null, null, now);
         }
+        tx.Commit();
+        if (expired.Count > 0) signal.Notify();
+        return expired.Count;
     }
 
     public JobReportOutcome MarkStarted(Caller station, long jobId)
@@ -174,14 +206,22 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, ILogger<JobQueue>
             .ToList();
         if (results.Count == 0)
         {
-            c.Execute("UPDATE rounds SET state = 'failed', finished_at = @now WHERE run_id = @runId AND number = @round", new { now, runId, round }, tx);
-            c.Execute("UPDATE runs SET state = @failed, finished_at = @now WHERE id = @runId", new { failed = RunStates.Failed, now, runId }, tx);
-            log.LogWarning("run {Run} round {Round} failed: no station returned a result", runId, round);
+            FailRound(c, tx, runId, round, "no station returned a result", now);
             return;
         }
-        var pooled = StatisticsPooling.Pool(manifest, results);
+        string pooled;
+        try
+        {
+            pooled = JsonSerializer.Serialize(StatisticsPooling.Pool(manifest, results), ProtocolJson.Options);
+        }
+        catch (Exception e) when (e is OverflowException or ArgumentException or ProtocolValidationException)
+        {
+            // e.g. sums past the range of a double: the stations' results stay stored, the round says why it has no total.
+            FailRound(c, tx, runId, round, "pooling failed: " + e.Message, now);
+            return;
+        }
         c.Execute("UPDATE rounds SET state = 'completed', finished_at = @now, pooled_json = @pooled WHERE run_id = @runId AND number = @round",
-            new { now, pooled = JsonSerializer.Serialize(pooled, ProtocolJson.Options), runId, round }, tx);
+            new { now, pooled, runId, round }, tx);
         var rounds = c.ExecuteScalar<long>("SELECT rounds FROM runs WHERE id = @runId", new { runId }, tx);
         if (round < rounds)
         {
@@ -193,6 +233,13 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, ILogger<JobQueue>
         else
             c.Execute("UPDATE runs SET state = @completed, finished_at = @now WHERE id = @runId", new { completed = RunStates.Completed, now, runId }, tx);
         log.LogInformation("run {Run} round {Round} pooled from {Count} stations", runId, round, results.Count);
+    }
+
+    private void FailRound(SqliteConnection c, SqliteTransaction tx, long runId, int round, string error, DateTimeOffset now)
+    {
+        c.Execute("UPDATE rounds SET state = 'failed', finished_at = @now, error = @error WHERE run_id = @runId AND number = @round", new { now, error, runId, round }, tx);
+        c.Execute("UPDATE runs SET state = @failed, finished_at = @now WHERE id = @runId", new { failed = RunStates.Failed, now, runId }, tx);
+        log.LogWarning("run {Run} round {Round} failed: {Error}", runId, round, error);
     }
 
     private static string? Truncate(string? s, int max) => s is null || s.Length <= max ? s : s[^max..];

@@ -7,10 +7,12 @@ public sealed class JobSignal
 
     public void Notify() => Interlocked.Exchange(ref _next, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
 
-    /// <summary>Completes when <see cref="Notify"/> is called or the timeout passes, whichever is first.</summary>
-    public async Task WaitAsync(TimeSpan timeout, CancellationToken ct)
+    /// <summary>The task the next <see cref="Notify"/> completes; take it before looking for work, so no notification is missed.</summary>
+    public Task Next => Volatile.Read(ref _next).Task;
+
+    /// <summary>Completes when <paramref name="next"/> completes or the timeout passes, whichever is first.</summary>
+    public static async Task WaitAsync(Task next, TimeSpan timeout, CancellationToken ct)
     {
-        var next = Volatile.Read(ref _next).Task;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         await Task.WhenAny(next, Task.Delay(timeout, stop.Token));
         stop.Cancel(); // release the timer as soon as the signal wins

@@ -70,10 +70,10 @@ public sealed class RunStore(HubDatabase db, JobSignal signal)
         var state = c.QuerySingleOrDefault<string>("SELECT state FROM runs WHERE id = @id AND (@all OR owner_id = @owner)",
             new { id, all = caller.Role == Roles.Operator, owner = caller.Id });
         if (state is null) return null;
-        var rounds = c.Query<(long Number, string State, string? Pooled)>(
-                "SELECT number, state, pooled_json FROM rounds WHERE run_id = @id ORDER BY number", new { id })
+        var rounds = c.Query<(long Number, string State, string? Pooled, string? Error)>(
+                "SELECT number, state, pooled_json, error FROM rounds WHERE run_id = @id ORDER BY number", new { id })
             .Select(r => new RoundResult((int)r.Number, r.State,
-                r.Pooled is null ? null : JsonSerializer.Deserialize<PooledStatistics>(r.Pooled, ProtocolJson.Options)))
+                r.Pooled is null ? null : JsonSerializer.Deserialize<PooledStatistics>(r.Pooled, ProtocolJson.Options), r.Error))
             .ToList();
         return new RunResults(id, state, rounds);
     }

@@ -44,6 +44,7 @@ internal static class HubSchema
                 started_at TEXT NOT NULL,
                 finished_at TEXT NULL,
                 pooled_json TEXT NULL,
+                error TEXT NULL,
                 PRIMARY KEY (run_id, number)
             );
             CREATE TABLE jobs (

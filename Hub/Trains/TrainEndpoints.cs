@@ -25,17 +25,23 @@ public static class TrainEndpoints
         var repository = submission.Repository?.Trim('/') ?? "";
         if (caller.Role != Roles.Operator && !repository.StartsWith(caller.Name + "/", StringComparison.Ordinal))
             return Results.BadRequest(new ApiError($"'{repository}' is outside your namespace '{caller.Name}/'"));
-        if (string.IsNullOrWhiteSpace(submission.Reference))
-            return Results.BadRequest(new ApiError("reference (a tag or sha256 digest) is required"));
+        if (!RegistryNames.IsRepository(repository))
+            return Results.BadRequest(new ApiError($"'{repository}' is not a registry repository name (lower-case path components of letters and digits with '.', '_', '__' or '-' between)"));
+        if (!RegistryNames.IsReference(submission.Reference ?? ""))
+            return Results.BadRequest(new ApiError($"'{submission.Reference}' is neither a tag nor a sha256:<64 hex> digest"));
 
         RegistryImage image;
         try
         {
-            image = await registry.ReadImageAsync(repository, submission.Reference, ct);
+            image = await registry.ReadImageAsync(repository, submission.Reference!, ct);
         }
         catch (RegistryImageException e)
         {
             return Results.BadRequest(new ApiError(e.Message));
+        }
+        catch (RegistryUnavailableException e)
+        {
+            return Results.Json(new ApiError(e.Message), statusCode: StatusCodes.Status502BadGateway);
         }
         image.Labels.TryGetValue(TrainManifest.LabelKey, out var manifestJson);
         var (manifest, errors) = ManifestValidator.Parse(manifestJson);

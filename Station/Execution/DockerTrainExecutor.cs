@@ -13,30 +13,25 @@ public sealed class DockerTrainExecutor(DockerClient docker, ILogger<DockerTrain
     public async Task<ExecutionOutcome> ExecuteAsync(TrainExecution x, CancellationToken ct)
     {
         var clock = Stopwatch.StartNew();
-        var created = await docker.Containers.CreateContainerAsync(new CreateContainerParameters
-        {
-            Image = x.Image,
-            User = x.User,
-            Labels = x.Labels.ToDictionary(),
-            NetworkDisabled = true,
-            HostConfig = new HostConfig
-            {
-                NetworkMode = "none",
-                Binds = [$"{x.InputDir}:/input:ro", $"{x.OutputDir}:/output:rw"],
-                ReadonlyRootfs = true,
-                Tmpfs = new Dictionary<string, string> { ["/tmp"] = $"rw,noexec,nosuid,size={x.TmpBytes}" },
-                Memory = x.MemoryBytes,
-                MemorySwap = x.MemoryBytes, // no swap beyond the memory limit
-                NanoCPUs = (long)(x.Cpus * 1_000_000_000),
-                PidsLimit = x.PidsLimit,
-                CapDrop = ["ALL"],
-                SecurityOpt = ["no-new-privileges"],
-                AutoRemove = false, // logs are read after exit; removed in finally
-            },
-        }, ct);
+        CreateContainerResponse created;
         try
         {
-            await docker.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), ct);
+            created = await docker.Containers.CreateContainerAsync(ContainerParameters(x), ct);
+        }
+        catch (DockerApiException e)
+        {
+            throw new TrainStartException(Explain(x, e));
+        }
+        try
+        {
+            try
+            {
+                await docker.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), ct);
+            }
+            catch (DockerApiException e)
+            {
+                throw new TrainStartException(Explain(x, e));
+            }
             var createStartMs = clock.ElapsedMilliseconds;
             clock.Restart();
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -50,7 +45,14 @@ public sealed class DockerTrainExecutor(DockerClient docker, ILogger<DockerTrain
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
             {
                 timedOut = true;
-                await docker.Containers.KillContainerAsync(created.ID, new ContainerKillParameters(), CancellationToken.None);
+                try
+                {
+                    await docker.Containers.KillContainerAsync(created.ID, new ContainerKillParameters(), CancellationToken.None);
+                }
+                catch (DockerApiException e) when (e.StatusCode == System.Net.HttpStatusCode.Conflict)
+                {
+                    // It exited just as the timeout fired; its exit code is read below.
+                }
                 exitCode = (await docker.Containers.WaitContainerAsync(created.ID, CancellationToken.None)).StatusCode;
             }
             var runMs = clock.ElapsedMilliseconds;
@@ -68,6 +70,51 @@ public sealed class DockerTrainExecutor(DockerClient docker, ILogger<DockerTrain
                 log.LogWarning(e, "could not remove container {Id}", created.ID);
             }
         }
+    }
+
+    private static string Explain(TrainExecution x, DockerApiException e)
+    {
+        var said = e.ResponseBody?.Trim() is { Length: > 0 } body ? body : e.Message;
+        return x.GpuDeviceIds.Count > 0 && said.Contains("could not select device driver", StringComparison.Ordinal)
+            ? $"this station's Docker has no GPU runtime for driver '{x.GpuDriver}' (Docker said: {said}); the train was not run on CPU instead"
+            : $"Docker could not start the train: {said}";
+    }
+
+    /// <summary>Exactly what is asked of Docker for one execution: the lock-down, the limits and any GPUs.</summary>
+    public static CreateContainerParameters ContainerParameters(TrainExecution x)
+    {
+        var parameters = new CreateContainerParameters
+        {
+            Image = x.Image,
+            User = x.User,
+            Labels = x.Labels.ToDictionary(),
+            NetworkDisabled = true,
+            Env = [],
+            HostConfig = new HostConfig
+            {
+                NetworkMode = "none",
+                Binds = [$"{x.InputDir}:/input:ro", $"{x.OutputDir}:/output:rw"],
+                ReadonlyRootfs = true,
+                Tmpfs = new Dictionary<string, string> { ["/tmp"] = $"rw,noexec,nosuid,size={x.TmpBytes}" },
+                Memory = x.MemoryBytes,
+                MemorySwap = x.MemoryBytes, // no swap beyond the memory limit
+                NanoCPUs = (long)(x.Cpus * 1_000_000_000),
+                PidsLimit = x.PidsLimit,
+                CapDrop = ["ALL"],
+                SecurityOpt = ["no-new-privileges"],
+                AutoRemove = false, // logs are read after exit; removed in finally
+            },
+        };
+        if (x.GpuDeviceIds.Count > 0)
+        {
+            // The chosen devices only, never "all": two jobs must not share a GPU.
+            parameters.HostConfig.DeviceRequests =
+            [
+                new DeviceRequest { Driver = x.GpuDriver, DeviceIDs = [.. x.GpuDeviceIds], Capabilities = [["gpu"]] },
+            ];
+            parameters.Env.Add("NVIDIA_VISIBLE_DEVICES=" + string.Join(',', x.GpuDeviceIds));
+        }
+        return parameters;
     }
 
     private async Task<string> ReadLogTailAsync(string id, CancellationToken ct)

@@ -11,7 +11,14 @@ public sealed record TrainExecution(
     long PidsLimit,
     long TmpBytes,
     TimeSpan Timeout,
-    IReadOnlyDictionary<string, string> Labels);
+    IReadOnlyDictionary<string, string> Labels)
+{
+    /// <summary>GPU device ids given to this execution only; empty for none.</summary>
+    public IReadOnlyList<string> GpuDeviceIds { get; init; } = [];
+
+    /// <summary>Docker device driver that provides the GPUs.</summary>
+    public string GpuDriver { get; init; } = "nvidia";
+}
 
 /// <summary>How an execution ended.</summary>
 public sealed record ExecutionOutcome(long ExitCode, bool TimedOut, string LogTail, long CreateStartMs, long RunMs);
@@ -24,3 +31,6 @@ public interface ITrainExecutor
 {
     Task<ExecutionOutcome> ExecuteAsync(TrainExecution execution, CancellationToken ct);
 }
+
+/// <summary>Docker refused to start the train's container; the message says why in the station's terms.</summary>
+public sealed class TrainStartException(string message) : Exception(message);

@@ -10,7 +10,7 @@ namespace HealthTrain.Station.Jobs;
 /// Takes one job from assignment to result: pull by digest, check the image's manifest against the hub's,
 /// give the train exactly its declared inputs, run it locked down, and collect only what it declared.
 /// </summary>
-public sealed class JobRunner(TrainImages images, ITrainExecutor executor, FhirStore store, StationOptions options, ILogger<JobRunner> log)
+public sealed class JobRunner(TrainImages images, ITrainExecutor executor, FhirStore store, GpuAllocator gpus, StationOptions options, ILogger<JobRunner> log)
 {
     /// <summary>Uid and gid trains run as when the image names no other non-root user.</summary>
     public const string DefaultTrainUser = "65532:65532";
@@ -45,6 +45,7 @@ public sealed class JobRunner(TrainImages images, ITrainExecutor executor, FhirS
         step.Restart();
 
         CheckImageManifest(image, manifest);
+        if (gpus.WhyNever(manifest.Resources.Gpus) is { } noGpus) throw new JobFailedException("inspect", noGpus);
         timings = timings with { InspectMs = step.ElapsedMilliseconds };
         step.Restart();
 
@@ -56,7 +57,8 @@ public sealed class JobRunner(TrainImages images, ITrainExecutor executor, FhirS
             PrepareInput(inputDir, manifest, job);
             timings = timings with { PrepareInputMs = step.ElapsedMilliseconds };
 
-            var outcome = await executor.ExecuteAsync(new TrainExecution(
+            using var gpuLease = await LeaseGpusAsync(manifest.Resources.Gpus, ct);
+            var execution = new TrainExecution(
                 image.Reference, TrainUser(image.User), inputDir, outputDir,
                 manifest.Resources.Cpus, manifest.Resources.MemoryMb * 1024 * 1024, options.PidsLimit, options.TmpBytes,
                 TimeSpan.FromSeconds(manifest.Resources.TimeoutSeconds),
@@ -65,7 +67,20 @@ public sealed class JobRunner(TrainImages images, ITrainExecutor executor, FhirS
                     ["org.healthtrain.job"] = job.JobId.ToString(System.Globalization.CultureInfo.InvariantCulture),
                     ["org.healthtrain.run"] = job.RunId.ToString(System.Globalization.CultureInfo.InvariantCulture),
                     ["org.healthtrain.station"] = options.Name,
-                }), ct);
+                })
+            {
+                GpuDeviceIds = gpuLease.DeviceIds,
+                GpuDriver = options.GpuDriver,
+            };
+            ExecutionOutcome outcome;
+            try
+            {
+                outcome = await executor.ExecuteAsync(execution, ct);
+            }
+            catch (TrainStartException e)
+            {
+                throw new JobFailedException("run", e.Message);
+            }
             timings = timings with { CreateStartMs = outcome.CreateStartMs, RunMs = outcome.RunMs };
             if (outcome.TimedOut)
                 throw new JobFailedException("run", $"the train exceeded its timeout of {manifest.Resources.TimeoutSeconds} s and was killed", (int)outcome.ExitCode, outcome.LogTail);
@@ -85,7 +100,20 @@ public sealed class JobRunner(TrainImages images, ITrainExecutor executor, FhirS
         finally
         {
             try { Directory.Delete(jobDir, recursive: true); }
-            catch (IOException e) { log.LogWarning(e, "could not remove {Dir}", jobDir); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { log.LogWarning(e, "could not remove {Dir}", jobDir); }
+        }
+    }
+
+    /// <summary>Waits for enough free GPUs; jobs asking for none get an empty lease at once.</summary>
+    private async Task<GpuLease> LeaseGpusAsync(int count, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(options.GpuWaitSeconds);
+        while (true)
+        {
+            if (gpus.TryLease(count) is { } lease) return lease;
+            if (DateTime.UtcNow > deadline)
+                throw new JobFailedException("run", $"the station's GPUs stayed busy for {options.GpuWaitSeconds} s");
+            await Task.Delay(TimeSpan.FromSeconds(1), ct);
         }
     }
 
@@ -100,10 +128,16 @@ public sealed class JobRunner(TrainImages images, ITrainExecutor executor, FhirS
             throw new JobFailedException("inspect", "the image's train manifest differs from the one the hub registered");
     }
 
-    private static string TrainUser(string imageUser) =>
-        string.IsNullOrEmpty(imageUser) || imageUser is "root" or "0" || imageUser.StartsWith("0:", StringComparison.Ordinal) || imageUser.StartsWith("root:", StringComparison.Ordinal)
-            ? DefaultTrainUser
-            : imageUser;
+    /// <summary>
+    /// The image's user if it is a numeric non-root uid (optionally uid:gid); anything else — root, a name the image's
+    /// own /etc/passwd could map to uid 0 — runs as <see cref="DefaultTrainUser"/>.
+    /// </summary>
+    public static string TrainUser(string imageUser)
+    {
+        var parts = imageUser.Split(':');
+        bool NonRootId(string s) => s.Length is > 0 and <= 10 && s.All(char.IsAsciiDigit) && long.Parse(s, System.Globalization.CultureInfo.InvariantCulture) is > 0 and < int.MaxValue;
+        return parts.Length is 1 or 2 && parts.All(NonRootId) ? imageUser : DefaultTrainUser;
+    }
 
     private static (string Input, string Output) PrepareDirectories(string jobDir)
     {

@@ -55,9 +55,10 @@ public sealed class JobWorker(HubClient hub, JobRunner runner, FhirStore store, 
         status.Set($"running job {job.JobId}");
         try
         {
-            await hub.StartedAsync(job.JobId, ct);
+            await WithRetriesAsync("report the start of", job, async () => { await hub.StartedAsync(job.JobId, ct); return true; }, ct);
             var result = await runner.RunAsync(job, ct);
-            var refusal = await hub.ResultAsync(job.JobId, result, ct);
+            // A result that cost a whole train run is not thrown away because the hub was briefly unreachable.
+            var refusal = await WithRetriesAsync("upload the result of", job, () => hub.ResultAsync(job.JobId, result, ct), ct);
             if (refusal is not null) log.LogWarning("job {Job}: the hub refused the result: {Refusal}", job.JobId, refusal);
             status.JobDone(refusal is null);
         }
@@ -77,12 +78,34 @@ public sealed class JobWorker(HubClient hub, JobRunner runner, FhirStore store, 
         }
     }
 
+    private const int MaxAttempts = 8;
+
+    /// <summary>Retries a hub call on network errors and 5xx answers with backoff (about 90 s in all); other refusals are final.</summary>
+    private async Task<T> WithRetriesAsync<T>(string what, JobAssignment job, Func<Task<T>> call, CancellationToken ct)
+    {
+        var delay = TimeSpan.FromSeconds(1);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await call();
+            }
+            catch (Exception e) when (attempt < MaxAttempts && !ct.IsCancellationRequested
+                                      && (e is TaskCanceledException || e is HttpRequestException { StatusCode: null or >= System.Net.HttpStatusCode.InternalServerError }))
+            {
+                log.LogWarning("could not {What} job {Job} (attempt {Attempt}): {Error}; retrying in {Delay} s", what, job.JobId, attempt, e.Message, delay.TotalSeconds);
+                await Task.Delay(delay, ct);
+                delay = TimeSpan.FromSeconds(Math.Min(delay.TotalSeconds * 2, 30));
+            }
+        }
+    }
+
     private async Task ReportFailureAsync(JobAssignment job, JobFailureReport report, CancellationToken ct)
     {
         status.JobDone(false);
         try
         {
-            await hub.FailureAsync(job.JobId, report, ct);
+            await WithRetriesAsync("report the failure of", job, async () => { await hub.FailureAsync(job.JobId, report, ct); return true; }, ct);
         }
         catch (Exception e) when (!ct.IsCancellationRequested)
         {

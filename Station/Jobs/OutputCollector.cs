@@ -26,7 +26,16 @@ public static class OutputCollector
         var path = Path.Combine(outputDir, StatisticsResult.FileName);
         if (!File.Exists(path))
             throw new JobFailedException("collect", $"the train exited without writing /output/{StatisticsResult.FileName}");
-        var (result, errors) = StatisticsResultValidator.Parse(manifest, File.ReadAllText(path));
+        string json;
+        try
+        {
+            json = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new JobFailedException("collect", $"/output/{StatisticsResult.FileName} could not be read: {e.Message}");
+        }
+        var (result, errors) = StatisticsResultValidator.Parse(manifest, json);
         if (result is null)
             throw new JobFailedException("collect", $"/output/{StatisticsResult.FileName} does not match the manifest: {string.Join("; ", errors)}");
         return result;

@@ -28,6 +28,11 @@ try
         _ => throw new UsageException($"unknown command '{args[0]}'"),
     };
 }
+catch (FormatException e)
+{
+    Console.Error.WriteLine($"healthtrain: a number was expected: {e.Message}");
+    return 2;
+}
 catch (UsageException e)
 {
     Console.Error.WriteLine($"healthtrain: {e.Message}");

@@ -91,8 +91,8 @@ public sealed record JobFailureReport(string Stage, string Reason, int? ExitCode
 /// <summary>The pooled results of a run, per finished round.</summary>
 public sealed record RunResults(long RunId, string State, IReadOnlyList<RoundResult> Rounds);
 
-/// <summary>One round's pooled statistics, or null while the round is open.</summary>
-public sealed record RoundResult(int Round, string State, PooledStatistics? Pooled);
+/// <summary>One round's pooled statistics, or null while the round is open or when it failed (then <c>Error</c> says why).</summary>
+public sealed record RoundResult(int Round, string State, PooledStatistics? Pooled, string? Error = null);
 
 /// <summary>An error body: a message and, for validation, each problem with its path.</summary>
 public sealed record ApiError(string Error, IReadOnlyList<ValidationError>? Details = null);

@@ -79,6 +79,17 @@ public static partial class ManifestValidator
         if (!TrainKinds.All.Contains(m.Kind))
             e.Add(new("$.kind", $"'{m.Kind}' is not a train kind; expected one of: {string.Join(", ", TrainKinds.All)}"));
 
+        // An explicit null would be stored and compared differently from an empty list: refuse it.
+        var before = e.Count;
+        if (m.Outputs is null) e.Add(new("$.outputs", "must be an object, not null"));
+        else
+        {
+            if (m.Outputs.Statistics is null) e.Add(new("$.outputs.statistics", "must be a list, not null"));
+            if (m.Outputs.Tensors is null) e.Add(new("$.outputs.tensors", "must be a list, not null"));
+        }
+        if (m.Parameters is null) e.Add(new("$.parameters", "must be a list, not null"));
+        if (e.Count > before) return e;
+
         ValidateInputs(m, e);
         ValidateOutputs(m, e);
         ValidateParameters(m, e);

@@ -364,4 +364,16 @@ public sealed class ManifestValidatorTests
         }
         return root.ToJsonString();
     }
+
+    [Theory]
+    [InlineData("parameters", "$.parameters")]
+    [InlineData("outputs", "$.outputs")]
+    public void Explicit_nulls_are_refused_rather_than_read_as_empty(string member, string path)
+    {
+        var node = System.Text.Json.Nodes.JsonNode.Parse(ValidManifest)!.AsObject();
+        node[member] = null;
+        var (manifest, errors) = ManifestValidator.Parse(node.ToJsonString());
+        Assert.Null(manifest);
+        Assert.Contains(errors, e => e.Path == path && e.Message.Contains("not null"));
+    }
 }

@@ -27,7 +27,8 @@ public static class DemoCommand
             step.Restart();
         }
 
-        var root = Path.Combine(RepoPaths.WorkDir, "demo");
+        // Station stores are kept per split: a store loaded from another split would overlap its neighbours.
+        var root = Path.Combine(RepoPaths.WorkDir, "demo", $"{stationCount}-stations");
         // The hub starts fresh each time; registry blobs and station stores are caches that make the second run fast.
         foreach (var dir in new[] { "hub", "logs" }) if (Directory.Exists(Path.Combine(root, dir))) Directory.Delete(Path.Combine(root, dir), true);
         Directory.CreateDirectory(root);

@@ -21,7 +21,8 @@ public static class HubProfile
         {
             var saved = JsonSerializer.Deserialize<Saved>(File.ReadAllText(ProfilePath));
             hub ??= saved?.Hub;
-            token ??= saved?.Token;
+            // The saved token belongs to the saved hub: never send it to another one.
+            if (token is null && saved is not null && SameHub(hub, saved.Hub)) token = saved.Token;
         }
         if (hub is null || token is null)
             throw new UsageException("no hub configured: pass --hub URL --token TOKEN, set HEALTHTRAIN_HUB and HEALTHTRAIN_TOKEN, or run 'healthtrain login --hub URL --token TOKEN'");
@@ -33,7 +34,17 @@ public static class HubProfile
     public static void Save(HubConnection connection)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(ProfilePath)!);
-        File.WriteAllText(ProfilePath, JsonSerializer.Serialize(new Saved(connection.Url.ToString(), connection.Token)));
-        File.SetUnixFileMode(ProfilePath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var temp = ProfilePath + ".tmp";
+        // Created owner-only before the token is written, then moved into place.
+        using (var file = new FileStream(temp, new FileStreamOptions
+               { Mode = FileMode.Create, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite }))
+        using (var writer = new StreamWriter(file))
+            writer.Write(JsonSerializer.Serialize(new Saved(connection.Url.ToString(), connection.Token)));
+        File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        File.Move(temp, ProfilePath, overwrite: true);
     }
+
+    private static bool SameHub(string? a, string b) =>
+        Uri.TryCreate(a, UriKind.Absolute, out var x) && Uri.TryCreate(b, UriKind.Absolute, out var y)
+        && Uri.Compare(x, y, UriComponents.SchemeAndServer, UriFormat.Unescaped, StringComparison.OrdinalIgnoreCase) == 0;
 }

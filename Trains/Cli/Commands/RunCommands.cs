@@ -56,7 +56,7 @@ public static class RunCommands
                 output.WriteLine($"run {results.RunId}: {results.State}");
                 foreach (var round in results.Rounds)
                 {
-                    output.WriteLine($"round {round.Round}: {round.State}");
+                    output.WriteLine($"round {round.Round}: {round.State}{(round.Error is null ? "" : ": " + round.Error)}");
                     if (round.Pooled is not null) output.WriteLine(PooledTable.Render(round.Pooled));
                 }
                 return results.State == RunStates.Failed ? 1 : 0;

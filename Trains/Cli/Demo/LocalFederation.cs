@@ -98,8 +98,7 @@ public sealed class LocalFederation : IAsyncDisposable
             "--urls", HubUrl.ToString().TrimEnd('/'),
             "--Hub:DataDir=" + Path.Combine(_options.RootDir, "hub"),
             "--Hub:RegistryUrl=" + RegistryUrl.ToString().TrimEnd('/'),
-            "--Hub:OperatorToken=" + OperatorToken,
-        ], Path.Combine(LogDir, "hub.log"));
+        ], Path.Combine(LogDir, "hub.log"), new Dictionary<string, string> { ["Hub__OperatorToken"] = OperatorToken });
         _processes.Add(HubProcess);
         await HubProcess.WaitUntilAsync(async c => (await _http.GetAsync(new Uri(HubUrl, "/healthz"), c)).IsSuccessStatusCode, _options.StartTimeout, ct);
         Operator?.Dispose();
@@ -133,12 +132,13 @@ public sealed class LocalFederation : IAsyncDisposable
             "--urls", $"http://127.0.0.1:{port}",
             "--Station:Name=" + name,
             "--Station:HubUrl=" + HubUrl.ToString().TrimEnd('/'),
-            "--Station:Token=" + token,
             "--Station:DataDir=" + dataDir,
             "--Station:PollSeconds=" + _options.StationPollSeconds,
         };
         if (fhirDir is not null) args.Add("--Station:FhirDir=" + fhirDir);
-        var process = ChildProcess.Start(name, "dotnet", args, Path.Combine(LogDir, name + ".log"));
+        // Tokens go through the environment: command lines are visible to every local user in ps.
+        var process = ChildProcess.Start(name, "dotnet", args, Path.Combine(LogDir, name + ".log"),
+            new Dictionary<string, string> { ["Station__Token"] = token });
         _processes.Add(process);
         var station = new LocalStation(name, new Uri($"http://127.0.0.1:{port}/api/status"), dataDir, process);
         await process.WaitUntilAsync(async c => await StatusAsync(station, c) is { } s && s.GetProperty("state").GetString() is not ("starting" or "loading"),

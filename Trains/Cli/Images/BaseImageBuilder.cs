@@ -47,6 +47,7 @@ public sealed class BaseImageBuilder(IDockerClient docker, BaseImageOptions opti
     /// </summary>
     /// <param name="recipeFileName">File name of the recipe inside <see cref="BaseImageOptions.BaseImagesDirectory"/>.</param>
     /// <param name="repository">Repository of the image, e.g. <c>healthtrain/skopeo</c>; the tag is the hash.</param>
+    /// <param name="cancellationToken">Cancels the build.</param>
     public async Task<RecipeImage> BuildRecipeImageAsync(string recipeFileName, string repository, CancellationToken cancellationToken = default)
     {
         if (Path.GetFileName(recipeFileName) != recipeFileName || !recipeFileName.EndsWith(".packages", StringComparison.Ordinal))
