@@ -1,6 +1,7 @@
 using System.Text.Json.Serialization;
 using HealthTrain.Hub;
 using HealthTrain.Hub.Identity;
+using HealthTrain.Hub.Ledger;
 using HealthTrain.Hub.Registry;
 using HealthTrain.Hub.Runs;
 using HealthTrain.Hub.Storage;
@@ -19,6 +20,8 @@ builder.Services.AddSingleton<JobSignal>();
 builder.Services.AddSingleton<RunStore>();
 builder.Services.AddSingleton<JobQueue>();
 builder.Services.AddHostedService<LeaseSweeper>();
+builder.Services.AddSingleton(_ => LedgerSigner.LoadOrCreate(Path.Combine(options.DataDir, "ledger-key.pem")));
+builder.Services.AddSingleton<LedgerStore>();
 builder.Services.ConfigureHttpJsonOptions(o =>
 {
     o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull;
@@ -46,6 +49,7 @@ app.MapIdentityEndpoints();
 app.MapTrainEndpoints();
 app.MapRunEndpoints();
 app.MapJobEndpoints();
+app.MapLedgerEndpoints();
 app.MapRegistryGateway();
 app.Run();
 

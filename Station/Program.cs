@@ -5,6 +5,8 @@ using HealthTrain.Station.Fhir;
 using HealthTrain.Station.Hub;
 using HealthTrain.Station.Jobs;
 
+if (await StationCommands.TryRunAsync(args) is { } exitCode) return exitCode;
+
 var builder = WebApplication.CreateBuilder(args);
 var options = builder.Configuration.GetSection("Station").Get<StationOptions>() ?? new StationOptions();
 var problems = new List<string>();

@@ -72,5 +72,26 @@ internal static class HubSchema
                 received_at TEXT NOT NULL
             );
             """),
+        // The provenance ledger (Hub/Ledger/LedgerStore.cs): entries, every complete subtree's hash, every signed tree head.
+        (2, """
+            CREATE TABLE ledger_entries (
+                idx INTEGER PRIMARY KEY,
+                leaf BLOB NOT NULL,
+                leaf_hash BLOB NOT NULL
+            );
+            CREATE TABLE ledger_nodes (
+                level INTEGER NOT NULL,
+                idx INTEGER NOT NULL,
+                hash BLOB NOT NULL,
+                PRIMARY KEY (level, idx)
+            ) WITHOUT ROWID;
+            CREATE TABLE ledger_heads (
+                tree_size INTEGER PRIMARY KEY,
+                timestamp TEXT NOT NULL,
+                root_hash BLOB NOT NULL,
+                key_id TEXT NOT NULL,
+                signature BLOB NOT NULL
+            );
+            """),
     ];
 }

@@ -9,11 +9,15 @@ switch (command)
     case "job-overhead":
         await JobOverheadBench.RunAsync(jobs, Console.Out);
         return 0;
+    case "ledger":
+        LedgerBench.Run(100_000, Console.Out);
+        return 0;
     default:
         Console.WriteLine("""
             HealthTrain benchmarks
               job-overhead [--jobs N]   platform time per job at one station (pull from cache, inspect, input,
                                         container start, collect, upload), train compute excluded
+              ledger                    append throughput and proof times at 100,000 ledger entries
             """);
         return command == "help" ? 0 : 2;
 }

@@ -95,6 +95,17 @@ public sealed class BadInputTests(FederationFixture f)
         Assert.DoesNotContain((await f.Alice.ListTrainsAsync()), t => t.Digest == digest);
     }
 
+    [Theory]
+    [InlineData("alice/misbehaving-train", "../../../bob/x/manifests/1.0", "is neither a tag nor a sha256")]
+    [InlineData("alice/../bob/x", "1.0", "is not a registry repository name")]
+    [InlineData("bob/x", "1.0", "is outside your namespace 'alice/'")]
+    public async Task A_submission_cannot_reach_outside_its_namespace(string repository, string reference, string error)
+    {
+        var e = await Assert.ThrowsAsync<HubApiException>(() => f.Alice.SubmitTrainAsync(new TrainSubmission(repository, reference)));
+        Assert.Equal(HttpStatusCode.BadRequest, e.Status);
+        Assert.Contains(error, e.Message);
+    }
+
     [Fact]
     public async Task An_unknown_station_token_is_refused_and_changes_nothing()
     {

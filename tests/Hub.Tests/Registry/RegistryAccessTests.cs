@@ -49,3 +49,34 @@ public class RegistryAccessTests
     public void Operators_may_do_anything() =>
         Assert.Null(RegistryAccess.Decide(Operator, "DELETE", "/v2/alice/stats/manifests/sha256:abc"));
 }
+
+public class RegistryNamesAndMountTests
+{
+    [Theory]
+    [InlineData("alice/stats", true)]
+    [InlineData("alice/deep/name-2", true)]
+    [InlineData("alice/../bob/stats", false)]
+    [InlineData("alice/Stats", false)]
+    [InlineData("/alice/stats", false)]
+    [InlineData("alice//stats", false)]
+    public void Repository_names_follow_the_distribution_grammar(string name, bool valid) =>
+        Assert.Equal(valid, RegistryNames.IsRepository(name));
+
+    [Theory]
+    [InlineData("1.0.0", true)]
+    [InlineData("sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", true)]
+    [InlineData("../../../bob/stats/manifests/1.0", false)]
+    [InlineData("sha256:xyz", false)]
+    [InlineData("", false)]
+    [InlineData("1.0/../x", false)]
+    public void References_are_tags_or_digests_never_paths(string reference, bool valid) =>
+        Assert.Equal(valid, RegistryNames.IsReference(reference));
+
+    [Fact]
+    public void A_blob_mount_needs_read_access_to_its_source()
+    {
+        var alice = new Caller(1, "alice", Roles.Researcher);
+        Assert.Null(RegistryAccess.Decide(alice, "POST", "/v2/alice/x/blobs/uploads/", "alice/y"));
+        Assert.NotNull(RegistryAccess.Decide(alice, "POST", "/v2/alice/x/blobs/uploads/", "bob/y"));
+    }
+}

@@ -65,3 +65,20 @@ public sealed class OutputCollectorTests : IDisposable
         Assert.Contains("$.statistics.names: is not declared in the manifest", e.Reason);
     }
 }
+
+public class TrainUserTests
+{
+    [Theory]
+    [InlineData("65532:65532", "65532:65532")]
+    [InlineData("1000", "1000")]
+    [InlineData("", "65532:65532")]
+    [InlineData("root", "65532:65532")]
+    [InlineData("0", "65532:65532")]
+    [InlineData("00", "65532:65532")]
+    [InlineData("0:0", "65532:65532")]
+    [InlineData("1000:0", "65532:65532")]
+    [InlineData("train", "65532:65532")]
+    [InlineData("1000:1000:1", "65532:65532")]
+    public void Trains_run_as_a_numeric_non_root_user(string imageUser, string expected) =>
+        Assert.Equal(expected, JobRunner.TrainUser(imageUser));
+}

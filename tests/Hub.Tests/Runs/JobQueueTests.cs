@@ -1,0 +1,106 @@
+using HealthTrain.Hub.Identity;
+using HealthTrain.Hub.Runs;
+using HealthTrain.Hub.Storage;
+using HealthTrain.Hub.Trains;
+using HealthTrain.Trains.Protocol;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace HealthTrain.Hub.Tests.Runs;
+
+public sealed class JobQueueTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("ht-queue-").FullName;
+    private readonly HubDatabase _db;
+    private readonly Identities _identities;
+    private readonly RunStore _runs;
+    private readonly JobQueue _queue;
+    private readonly Caller _alice, _station, _other;
+    private readonly TrainInfo _train;
+
+    private static readonly TrainManifest Manifest = ManifestValidator.ParseOrThrow("""
+        {"name":"stats","version":"1.0","authors":["a"],"kind":"statistics",
+         "inputs":[{"kind":"fhir-resources","resourceType":"Patient"}],
+         "outputs":{"statistics":[{"name":"patients","kind":"count"}]}}
+        """);
+
+    public JobQueueTests()
+    {
+        _db = new HubDatabase(Path.Combine(_dir, "hub.db"));
+        _db.Migrate();
+        _identities = new Identities(_db);
+        var signal = new JobSignal();
+        _runs = new RunStore(_db, signal);
+        _queue = new JobQueue(_db, signal, NullLogger<JobQueue>.Instance);
+        _identities.Create("alice", Roles.Researcher);
+        _identities.Create("st-1", Roles.Station);
+        _identities.Create("st-2", Roles.Station);
+        (_alice, _station, _other) = (_identities.FindByName("alice")!, _identities.FindByName("st-1")!, _identities.FindByName("st-2")!);
+        _train = new TrainCatalog(_db).Register(_alice, "alice/stats", "sha256:aa", Manifest).Train;
+    }
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static StatisticsResult Patients(double n) => new() { Statistics = { ["patients"] = new StatisticValue { Kind = "count", Value = n } } };
+
+    [Fact]
+    public async Task Stations_get_only_their_own_jobs_and_results_are_pooled_when_the_round_closes()
+    {
+        var runId = _runs.Create(_alice, _train, [_station.Id, _other.Id], 1, new());
+        var a = (await _queue.NextAsync(_station, TimeSpan.Zero, default))!;
+        var b = (await _queue.NextAsync(_other, TimeSpan.Zero, default))!;
+        Assert.NotEqual(a.JobId, b.JobId);
+
+        // Reporting someone else's job is "not found", not a way to learn it exists.
+        Assert.Equal(JobReportOutcome.NotFound, _queue.Complete(_station, b.JobId, new JobResultUpload(Patients(1), new())).Outcome);
+        Assert.Equal(JobReportOutcome.Accepted, _queue.Complete(_other, b.JobId, new JobResultUpload(Patients(5), new())).Outcome);
+        Assert.Equal(RunStates.Running, _runs.Find(runId, _alice)!.State);
+        Assert.Equal(JobReportOutcome.Accepted, _queue.Fail(_station, a.JobId, new JobFailureReport("run", "the train exited with code 3", 3, "boom")));
+        Assert.Equal(JobReportOutcome.Conflict, _queue.Fail(_station, a.JobId, new JobFailureReport("run", "again")));
+
+        var run = _runs.Find(runId, _alice)!;
+        Assert.Equal(RunStates.Completed, run.State);
+        Assert.Equal("run: the train exited with code 3", run.Jobs.Single(j => j.Station == "st-1").Error);
+        var pooled = _runs.Results(runId, _alice)!.Rounds.Single().Pooled!;
+        Assert.Equal(["st-2"], pooled.Stations);
+        Assert.Equal(5, pooled.Statistics.Single().Value);
+    }
+
+    [Fact]
+    public async Task A_result_that_breaks_the_manifest_fails_the_job_at_the_hub()
+    {
+        _runs.Create(_alice, _train, [_station.Id], 1, new());
+        var job = (await _queue.NextAsync(_station, TimeSpan.Zero, default))!;
+        var (outcome, errors) = _queue.Complete(_station, job.JobId, new JobResultUpload(Patients(2.5), new()));
+        Assert.Equal(JobReportOutcome.Refused, outcome);
+        Assert.Contains(errors, e => e.Path == "$.statistics.patients.value");
+    }
+
+    [Fact]
+    public async Task A_job_lost_by_its_station_is_handed_out_again_then_failed_after_three_attempts()
+    {
+        var runId = _runs.Create(_alice, _train, [_station.Id], 1, new());
+        var first = (await _queue.NextAsync(_station, TimeSpan.Zero, default))!;
+        // The station asks again without reporting: it lost the job (restart, dropped answer).
+        var second = (await _queue.NextAsync(_station, TimeSpan.Zero, default))!;
+        var third = (await _queue.NextAsync(_station, TimeSpan.Zero, default))!;
+        Assert.Equal(first.JobId, second.JobId);
+        Assert.Equal(first.JobId, third.JobId);
+        Assert.Equal(3, _runs.Find(runId, _alice)!.Jobs.Single().Attempts);
+
+        Assert.Null(await _queue.NextAsync(_station, TimeSpan.Zero, default));
+        var run = _runs.Find(runId, _alice)!;
+        Assert.Equal(RunStates.Failed, run.State);
+        Assert.Equal("station: the job was lost 3 times before a result arrived", run.Jobs.Single().Error);
+    }
+
+    [Fact]
+    public async Task A_waiting_station_wakes_when_a_job_is_queued()
+    {
+        var waiting = _queue.NextAsync(_station, TimeSpan.FromSeconds(30), default);
+        await Task.Delay(200);
+        Assert.False(waiting.IsCompleted);
+        _runs.Create(_alice, _train, [_station.Id], 1, new());
+        var job = await waiting.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.NotNull(job);
+    }
+}
