@@ -29,6 +29,7 @@ builder.Services.AddSingleton<StationStatus>();
 builder.Services.AddSingleton<TrainImages>();
 builder.Services.AddSingleton(_ => new GpuAllocator(options.GpuIds));
 builder.Services.AddSingleton<ITrainExecutor, DockerTrainExecutor>();
+builder.Services.AddSingleton<TrainInputs>();
 builder.Services.AddSingleton<JobRunner>();
 builder.Services.AddHttpClient<HubClient>();
 builder.Services.AddHostedService<JobWorker>();

@@ -33,6 +33,12 @@ public sealed class StationOptions
     /// <summary>Most processes a train may run at once.</summary>
     public long PidsLimit { get; set; } = 256;
 
+    /// <summary>
+    /// Whether trains may ask for whole FHIR resources (input kind <c>fhir-resources</c>) rather than views of
+    /// declared columns. Set false to allow views only.
+    /// </summary>
+    public bool AllowRawResources { get; set; } = true;
+
     /// <summary>GPU device ids (as the NVIDIA runtime names them, e.g. "0", "1" or a UUID) this station lends to trains.</summary>
     public List<string> GpuIds { get; set; } = [];
 

@@ -29,9 +29,14 @@ public static partial class RegistryNames
     public static bool IsReference(string reference) => ReferencePattern().IsMatch(reference);
 }
 
-/// <summary>Reads images straight from the upstream registry (on loopback, behind the gateway).</summary>
-public sealed class RegistryClient(HttpClient http)
+/// <summary>
+/// Reads images straight from the upstream registry (on loopback, behind the gateway), with a short-lived pull token
+/// the hub mints for itself: the registry accepts nothing else.
+/// </summary>
+public sealed class RegistryClient(HttpClient http, RegistryTokenIssuer tokens)
 {
+    private static readonly TimeSpan TokenLifetime = TimeSpan.FromMinutes(1);
+
     private static readonly string[] ManifestTypes =
     [
         "application/vnd.oci.image.manifest.v1+json",
@@ -57,7 +62,9 @@ public sealed class RegistryClient(HttpClient http)
 
     private async Task<RegistryImage> ReadCheckedImageAsync(string repository, string reference, CancellationToken ct)
     {
+        var token = tokens.Issue(RegistryTokenIssuer.HubSubject, [new RegistryScope("repository", repository, [RegistryAccess.Pull])], TokenLifetime).Token;
         using var request = new HttpRequestMessage(HttpMethod.Get, $"/v2/{repository}/manifests/{reference}");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
         foreach (var type in ManifestTypes) request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(type));
         using var response = await http.SendAsync(request, ct);
         if (response.StatusCode == HttpStatusCode.NotFound)
@@ -79,7 +86,9 @@ public sealed class RegistryClient(HttpClient http)
             foreach (var layer in layers.EnumerateArray())
                 size += layer.TryGetProperty("size", out var ls) ? ls.GetInt64() : 0;
 
-        using var blob = await http.GetAsync($"/v2/{repository}/blobs/{configDigest.GetString()}", ct);
+        using var blobRequest = new HttpRequestMessage(HttpMethod.Get, $"/v2/{repository}/blobs/{configDigest.GetString()}");
+        blobRequest.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        using var blob = await http.SendAsync(blobRequest, ct);
         blob.EnsureSuccessStatusCode();
         using var imageConfig = JsonDocument.Parse(await blob.Content.ReadAsByteArrayAsync(ct));
         var labels = new Dictionary<string, string>();

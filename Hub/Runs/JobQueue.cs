@@ -142,7 +142,7 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, ILogger<JobQueue>
             : StatisticsResultValidator.Validate(manifest, upload.Statistics);
         if (errors.Count > 0)
         {
-            Finish(c, tx, jobId, JobStates.Failed, "hub: result refused: " + string.Join("; ", errors), null, null, upload.Timings, now);
+            Finish(c, tx, jobId, JobStates.Failed, "hub: result refused: " + string.Join("; ", errors), null, null, upload.Timings, now, upload.Inputs);
             tx.Commit();
             return (JobReportOutcome.Refused, errors);
         }
@@ -150,7 +150,7 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, ILogger<JobQueue>
         var digest = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(payload)));
         c.Execute("INSERT INTO results (job_id, digest, payload_json, received_at) VALUES (@jobId, @digest, @payload, @now)",
             new { jobId, digest, payload, now }, tx);
-        Finish(c, tx, jobId, JobStates.Succeeded, null, null, null, upload.Timings, now);
+        Finish(c, tx, jobId, JobStates.Succeeded, null, null, null, upload.Timings, now, upload.Inputs);
         tx.Commit();
         return (JobReportOutcome.Accepted, []);
     }
@@ -162,7 +162,7 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, ILogger<JobQueue>
         var job = OpenJob(c, tx, station, jobId);
         if (job.Outcome != JobReportOutcome.Accepted) return job.Outcome;
         var stage = string.IsNullOrWhiteSpace(report.Stage) ? "station" : report.Stage.Trim();
-        Finish(c, tx, jobId, JobStates.Failed, $"{stage}: {report.Reason}", report.ExitCode, Truncate(report.LogTail, 8000), report.Timings, DateTimeOffset.UtcNow);
+        Finish(c, tx, jobId, JobStates.Failed, $"{stage}: {report.Reason}", report.ExitCode, Truncate(report.LogTail, 8000), report.Timings, DateTimeOffset.UtcNow, report.Inputs);
         tx.Commit();
         return JobReportOutcome.Accepted;
     }
@@ -181,13 +181,15 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, ILogger<JobQueue>
         c.ExecuteScalar<long>("SELECT COUNT(*) FROM jobs WHERE id = @jobId AND station_id = @station", new { jobId, station = station.Id }) > 0;
 
     /// <summary>Puts a job in a terminal state and, if it was the round's last open job, closes the round.</summary>
-    private void Finish(SqliteConnection c, SqliteTransaction tx, long jobId, string state, string? error, int? exitCode, string? logTail, JobTimings? timings, DateTimeOffset now)
+    private void Finish(SqliteConnection c, SqliteTransaction tx, long jobId, string state, string? error, int? exitCode, string? logTail, JobTimings? timings, DateTimeOffset now,
+        IReadOnlyList<JobInputSummary>? inputs = null)
     {
         c.Execute("""
             UPDATE jobs SET state = @state, error = @error, exit_code = @exitCode, log_tail = @logTail, timings_json = @timings,
-                            finished_at = @now, lease_until = NULL
+                            inputs_json = @inputs, finished_at = @now, lease_until = NULL
             WHERE id = @jobId
-            """, new { state, error, exitCode, logTail, timings = timings is null ? null : JsonSerializer.Serialize(timings, ProtocolJson.Options), now, jobId }, tx);
+            """, new { state, error, exitCode, logTail, timings = timings is null ? null : JsonSerializer.Serialize(timings, ProtocolJson.Options),
+                       inputs = inputs is null ? null : JsonSerializer.Serialize(inputs, ProtocolJson.Options), now, jobId }, tx);
         var (runId, round) = c.QuerySingle<(long, long)>("SELECT run_id, round FROM jobs WHERE id = @jobId", new { jobId }, tx);
         var open = c.ExecuteScalar<long>("SELECT COUNT(*) FROM jobs WHERE run_id = @runId AND round = @round AND state NOT IN (@succeeded, @failed)",
             new { runId, round, succeeded = JobStates.Succeeded, failed = JobStates.Failed }, tx);

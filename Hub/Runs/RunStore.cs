@@ -48,7 +48,7 @@ public sealed class RunStore(HubDatabase db, JobSignal signal)
         if (run is null) return null;
         var jobs = c.Query<JobRow>("""
             SELECT j.id, j.round, s.name AS station, j.state, j.attempts, j.error, j.exit_code, j.log_tail, j.timings_json,
-                   res.digest AS result_digest, j.claimed_at, j.started_at, j.finished_at
+                   res.digest AS result_digest, j.claimed_at, j.started_at, j.finished_at, j.inputs_json
             FROM jobs j JOIN identities s ON s.id = j.station_id LEFT JOIN results res ON res.job_id = j.id
             WHERE j.run_id = @id ORDER BY j.round, s.name
             """, new { id }).Select(j => j.ToInfo()).ToList();
@@ -86,10 +86,11 @@ public sealed class RunStore(HubDatabase db, JobSignal signal)
     }
 
     private sealed record JobRow(long Id, long Round, string Station, string State, long Attempts, string? Error, long? Exit_Code,
-        string? Log_Tail, string? Timings_Json, string? Result_Digest, DateTimeOffset? Claimed_At, DateTimeOffset? Started_At, DateTimeOffset? Finished_At)
+        string? Log_Tail, string? Timings_Json, string? Result_Digest, DateTimeOffset? Claimed_At, DateTimeOffset? Started_At, DateTimeOffset? Finished_At, string? Inputs_Json)
     {
         public JobInfo ToInfo() => new(Id, (int)Round, Station, State, (int)Attempts, Error, (int?)Exit_Code, Log_Tail,
             Timings_Json is null ? null : JsonSerializer.Deserialize<JobTimings>(Timings_Json, ProtocolJson.Options),
-            Result_Digest, Claimed_At, Started_At, Finished_At);
+            Result_Digest, Claimed_At, Started_At, Finished_At,
+            Inputs_Json is null ? null : JsonSerializer.Deserialize<List<JobInputSummary>>(Inputs_Json, ProtocolJson.Options));
     }
 }

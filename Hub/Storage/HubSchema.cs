@@ -62,6 +62,7 @@ internal static class HubSchema
                 exit_code INTEGER NULL,
                 log_tail TEXT NULL,
                 timings_json TEXT NULL,
+                inputs_json TEXT NULL,
                 UNIQUE (run_id, round, station_id)
             );
             CREATE INDEX jobs_station_state ON jobs (station_id, state);

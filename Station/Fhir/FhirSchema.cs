@@ -32,6 +32,17 @@ internal static class FhirSchema
                 error     TEXT NULL
             );
             """),
+        // A counter every change to fhir_resources bumps, so derived data (materialized views) knows when it is stale.
+        new(3, "fhir_generation", """
+            CREATE TABLE fhir_generation (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
+            INSERT INTO fhir_generation (id, value) VALUES (1, 0);
+            CREATE TRIGGER fhir_resources_inserted AFTER INSERT ON fhir_resources
+                BEGIN UPDATE fhir_generation SET value = value + 1 WHERE id = 1; END;
+            CREATE TRIGGER fhir_resources_updated AFTER UPDATE ON fhir_resources
+                BEGIN UPDATE fhir_generation SET value = value + 1 WHERE id = 1; END;
+            CREATE TRIGGER fhir_resources_deleted AFTER DELETE ON fhir_resources
+                BEGIN UPDATE fhir_generation SET value = value + 1 WHERE id = 1; END;
+            """),
     ];
 
     /// <summary>Applies every migration not yet recorded, each in its own transaction.</summary>

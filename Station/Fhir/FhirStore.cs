@@ -40,6 +40,13 @@ public sealed class FhirStore
             "SELECT COUNT(*) FROM fhir_resources WHERE resource_type = @resourceType", new { resourceType });
     }
 
+    /// <summary>Changes whenever any stored resource is inserted, updated or deleted; equal values mean equal contents.</summary>
+    public long Generation()
+    {
+        using var connection = OpenConnection();
+        return connection.ExecuteScalar<long>("SELECT value FROM fhir_generation WHERE id = 1");
+    }
+
     /// <summary>Number of stored resources per resource type (types with none are absent).</summary>
     public IReadOnlyDictionary<string, long> CountByType()
     {

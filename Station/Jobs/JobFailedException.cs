@@ -9,4 +9,6 @@ public sealed class JobFailedException(string stage, string reason, int? exitCod
     public string? LogTail { get; } = logTail;
     /// <summary>Where the time went up to the failure, when known.</summary>
     public HealthTrain.Trains.Protocol.JobTimings? Timings { get; init; }
+    /// <summary>What the train had been given when it failed, if it got that far.</summary>
+    public IReadOnlyList<HealthTrain.Trains.Protocol.JobInputSummary>? Inputs { get; init; }
 }

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
 using HealthTrain.Station.Execution;
-using HealthTrain.Station.Fhir;
 using HealthTrain.Trains.Protocol;
 
 namespace HealthTrain.Station.Jobs;
@@ -10,7 +9,7 @@ namespace HealthTrain.Station.Jobs;
 /// Takes one job from assignment to result: pull by digest, check the image's manifest against the hub's,
 /// give the train exactly its declared inputs, run it locked down, and collect only what it declared.
 /// </summary>
-public sealed class JobRunner(TrainImages images, ITrainExecutor executor, FhirStore store, GpuAllocator gpus, StationOptions options, ILogger<JobRunner> log)
+public sealed class JobRunner(TrainImages images, ITrainExecutor executor, TrainInputs inputs, GpuAllocator gpus, StationOptions options, ILogger<JobRunner> log)
 {
     /// <summary>Uid and gid trains run as when the image names no other non-root user.</summary>
     public const string DefaultTrainUser = "65532:65532";
@@ -46,15 +45,19 @@ public sealed class JobRunner(TrainImages images, ITrainExecutor executor, FhirS
 
         CheckImageManifest(image, manifest);
         if (gpus.WhyNever(manifest.Resources.Gpus) is { } noGpus) throw new JobFailedException("inspect", noGpus);
+        var plan = inputs.Plan(manifest);
+        foreach (var p in plan)
+            log.LogInformation("job {Job}: input '{Name}' ({Kind} over {Type}) exposes {Columns}", job.JobId, p.Name, p.Declared.Kind, p.ResourceType, string.Join(", ", p.Columns));
         timings = timings with { InspectMs = step.ElapsedMilliseconds };
         step.Restart();
 
+        IReadOnlyList<JobInputSummary>? given = null;
         var jobDir = Path.Combine(options.DataDir, "jobs", job.JobId.ToString(System.Globalization.CultureInfo.InvariantCulture));
         if (Directory.Exists(jobDir)) Directory.Delete(jobDir, recursive: true);
         try
         {
             var (inputDir, outputDir) = PrepareDirectories(jobDir);
-            PrepareInput(inputDir, manifest, job);
+            given = await PrepareInputAsync(inputDir, plan, job, ct);
             timings = timings with { PrepareInputMs = step.ElapsedMilliseconds };
 
             using var gpuLease = await LeaseGpusAsync(manifest.Resources.Gpus, ct);
@@ -91,11 +94,11 @@ public sealed class JobRunner(TrainImages images, ITrainExecutor executor, FhirS
             var statistics = OutputCollector.CollectStatistics(outputDir, manifest, options.MaxOutputBytes);
             timings = timings with { CollectMs = step.ElapsedMilliseconds, TotalMs = total.ElapsedMilliseconds };
             log.LogInformation("job {Job}: {Train} {Version} finished in {Ms} ms (train {RunMs} ms)", job.JobId, job.TrainName, job.TrainVersion, timings.TotalMs, timings.RunMs);
-            return new JobResultUpload(statistics, timings);
+            return new JobResultUpload(statistics, timings, given);
         }
         catch (JobFailedException e) when (e.Stage != "inspect")
         {
-            throw new JobFailedException(e.Stage, e.Reason, e.ExitCode, e.LogTail) { Timings = timings with { TotalMs = total.ElapsedMilliseconds } };
+            throw new JobFailedException(e.Stage, e.Reason, e.ExitCode, e.LogTail) { Timings = timings with { TotalMs = total.ElapsedMilliseconds }, Inputs = given };
         }
         finally
         {
@@ -159,25 +162,21 @@ public sealed class JobRunner(TrainImages images, ITrainExecutor executor, FhirS
         return (input, output);
     }
 
-    private void PrepareInput(string inputDir, TrainManifest manifest, JobAssignment job)
+    private async Task<IReadOnlyList<JobInputSummary>> PrepareInputAsync(string inputDir, IReadOnlyList<PlannedInput> plan, JobAssignment job, CancellationToken ct)
     {
         try
         {
             File.WriteAllText(Path.Combine(inputDir, "parameters.json"), job.Parameters.ToJsonString());
-            var fhirDir = Path.Combine(inputDir, "fhir");
-            Directory.CreateDirectory(fhirDir);
-            foreach (var input in manifest.Inputs.Where(i => i.Kind == InputKinds.FhirResources))
-            {
-                using var file = File.Create(Path.Combine(fhirDir, input.ResourceType + ".ndjson"));
-                var rows = store.WriteNdjson(input.ResourceType!, file);
-                log.LogInformation("job {Job}: gave the train {Rows} {Type} resources", job.JobId, rows, input.ResourceType);
-            }
+            var given = await inputs.WriteAsync(inputDir, plan, ct);
+            foreach (var g in given)
+                log.LogInformation("job {Job}: gave the train {Rows} rows of '{Name}'", job.JobId, g.Rows, g.Name);
             foreach (var path in Directory.EnumerateFileSystemEntries(inputDir, "*", SearchOption.AllDirectories))
                 File.SetUnixFileMode(path, Directory.Exists(path)
                     ? UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute
                     : UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+            return given;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or HealthTrain.Station.Views.ViewEvaluationException)
         {
             throw new JobFailedException("input", $"could not prepare the train's input: {e.Message}");
         }

@@ -65,7 +65,7 @@ public sealed class JobWorker(HubClient hub, JobRunner runner, FhirStore store, 
         catch (JobFailedException e)
         {
             log.LogWarning("job {Job} failed at {Stage}: {Reason}", job.JobId, e.Stage, e.Reason);
-            await ReportFailureAsync(job, new JobFailureReport(e.Stage, e.Reason, e.ExitCode, e.LogTail, e.Timings), ct);
+            await ReportFailureAsync(job, new JobFailureReport(e.Stage, e.Reason, e.ExitCode, e.LogTail, e.Timings, e.Inputs), ct);
         }
         catch (Exception e) when (!ct.IsCancellationRequested)
         {

@@ -63,7 +63,8 @@ public sealed record RunInfo(long Id, long TrainId, string Train, string Owner, 
 
 /// <summary>One job: a run's train executed at one station in one round.</summary>
 public sealed record JobInfo(long Id, int Round, string Station, string State, int Attempts, string? Error, int? ExitCode,
-    string? LogTail, JobTimings? Timings, string? ResultDigest, DateTimeOffset? ClaimedAt, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt);
+    string? LogTail, JobTimings? Timings, string? ResultDigest, DateTimeOffset? ClaimedAt, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt,
+    IReadOnlyList<JobInputSummary>? Inputs = null);
 
 /// <summary>What a station is told to execute.</summary>
 public sealed record JobAssignment(long JobId, long RunId, int Round, long TrainId, string TrainName, string TrainVersion,
@@ -82,11 +83,15 @@ public sealed record JobTimings
     public long TotalMs { get; init; }
 }
 
+/// <summary>What the station gave the train for one declared input: the columns it could see and how many rows.</summary>
+public sealed record JobInputSummary(string Name, string Kind, string ResourceType, IReadOnlyList<string> Columns, long Rows);
+
 /// <summary>A station's successful result for a job.</summary>
-public sealed record JobResultUpload(StatisticsResult Statistics, JobTimings Timings);
+public sealed record JobResultUpload(StatisticsResult Statistics, JobTimings Timings, IReadOnlyList<JobInputSummary>? Inputs = null);
 
 /// <summary>A station's report that a job failed, and why.</summary>
-public sealed record JobFailureReport(string Stage, string Reason, int? ExitCode = null, string? LogTail = null, JobTimings? Timings = null);
+public sealed record JobFailureReport(string Stage, string Reason, int? ExitCode = null, string? LogTail = null, JobTimings? Timings = null,
+    IReadOnlyList<JobInputSummary>? Inputs = null);
 
 /// <summary>The pooled results of a run, per finished round.</summary>
 public sealed record RunResults(long RunId, string State, IReadOnlyList<RoundResult> Rounds);

@@ -105,21 +105,56 @@ public static partial class ManifestValidator
             return;
         }
         var seen = new HashSet<string>();
+        var names = new HashSet<string>();
         for (var i = 0; i < m.Inputs.Count; i++)
         {
             var input = m.Inputs[i];
             var path = $"$.inputs[{i}]";
             if (input is null) { e.Add(new(path, "an input must not be null")); continue; }
-            if (input.Kind != InputKinds.FhirResources)
+            switch (input.Kind)
             {
-                e.Add(new(path + ".kind", $"'{input.Kind}' is not an input kind; expected one of: {string.Join(", ", InputKinds.All)}"));
-                continue;
+                case InputKinds.FhirResources:
+                    if (input.Name is not null || input.View is not null || input.Format is not null)
+                        e.Add(new(path, "a fhir-resources input takes only resourceType"));
+                    if (!ResourceTypePattern().IsMatch(input.ResourceType ?? ""))
+                        e.Add(new(path + ".resourceType", $"'{input.ResourceType}' is not a FHIR resource type name (e.g. Patient, Observation)"));
+                    else if (!seen.Add(input.ResourceType!))
+                        e.Add(new(path + ".resourceType", $"'{input.ResourceType}' is declared twice"));
+                    break;
+                case InputKinds.View:
+                    if (input.ResourceType is not null) e.Add(new(path + ".resourceType", "a view input names its resource inside the view"));
+                    if (!IdentifierPattern().IsMatch(input.Name ?? ""))
+                        e.Add(new(path + ".name", $"'{input.Name}' is not a valid name: lower-case letters, digits and '_', starting with a letter"));
+                    else if (!names.Add(input.Name!))
+                        e.Add(new(path + ".name", $"'{input.Name}' is declared twice"));
+                    if (input.Format is not null && !InputKinds.ViewFormats.Contains(input.Format))
+                        e.Add(new(path + ".format", $"'{input.Format}' is not a view format; expected one of: {string.Join(", ", InputKinds.ViewFormats)}"));
+                    ValidateViewShape(input.View, path + ".view", e);
+                    break;
+                default:
+                    e.Add(new(path + ".kind", $"'{input.Kind}' is not an input kind; expected one of: {string.Join(", ", InputKinds.All)}"));
+                    break;
             }
-            if (!ResourceTypePattern().IsMatch(input.ResourceType ?? ""))
-                e.Add(new(path + ".resourceType", $"'{input.ResourceType}' is not a FHIR resource type name (e.g. Patient, Observation)"));
-            else if (!seen.Add(input.ResourceType!))
-                e.Add(new(path + ".resourceType", $"'{input.ResourceType}' is declared twice"));
         }
+    }
+
+    /// <summary>
+    /// The outline of a ViewDefinition (the station compiles it fully before anything runs): an object naming a resource
+    /// type with at least one select. A view still given by name was not resolved by <c>healthtrain train build</c>.
+    /// </summary>
+    private static void ValidateViewShape(JsonElement? view, string path, List<ValidationError> e)
+    {
+        if (view is not { } v) { e.Add(new(path, "a view input needs its ViewDefinition")); return; }
+        if (v.ValueKind == JsonValueKind.String)
+        {
+            e.Add(new(path, $"the view '{v.GetString()}' is named but not included: 'healthtrain train build' puts the ViewDefinition into the image"));
+            return;
+        }
+        if (v.ValueKind != JsonValueKind.Object) { e.Add(new(path, "must be a ViewDefinition object")); return; }
+        if (!v.TryGetProperty("resource", out var resource) || resource.ValueKind != JsonValueKind.String || !ResourceTypePattern().IsMatch(resource.GetString()!))
+            e.Add(new(path + ".resource", "must name the FHIR resource type the view reads"));
+        if (!v.TryGetProperty("select", out var select) || select.ValueKind != JsonValueKind.Array || select.GetArrayLength() == 0)
+            e.Add(new(path + ".select", "must list at least one select"));
     }
 
     private static void ValidateOutputs(TrainManifest m, List<ValidationError> e)

@@ -25,11 +25,25 @@ public sealed record TrainManifest
     public TrainResources Resources { get; init; } = new();
 }
 
-/// <summary>One declared input. Kind <c>fhir-resources</c> delivers <c>/input/fhir/{ResourceType}.ndjson</c>.</summary>
+/// <summary>
+/// One declared input. Kind <c>view</c> delivers the rows of a SQL-on-FHIR v2 ViewDefinition as
+/// <c>/input/views/{Name}.ndjson</c> (or <c>.csv</c>); kind <c>fhir-resources</c> delivers whole resources as
+/// <c>/input/fhir/{ResourceType}.ndjson</c> — raw records, which a station's policy may forbid.
+/// </summary>
 public sealed record TrainInput
 {
     public string Kind { get; init; } = "";
+    /// <summary>For <c>fhir-resources</c>: the FHIR resource type.</summary>
     public string? ResourceType { get; init; }
+    /// <summary>For <c>view</c>: the file name the rows are delivered under.</summary>
+    public string? Name { get; init; }
+    /// <summary>
+    /// For <c>view</c>: the ViewDefinition itself. In a train folder's train.json it may instead be the name of a view in
+    /// <c>fhir-mappings/views/</c>, which <c>healthtrain train build</c> replaces with the definition.
+    /// </summary>
+    public JsonElement? View { get; init; }
+    /// <summary>For <c>view</c>: <c>ndjson</c> (default) or <c>csv</c>.</summary>
+    public string? Format { get; init; }
 }
 
 /// <summary>Everything a train may emit; anything else found in <c>/output</c> is refused.</summary>
@@ -95,8 +109,14 @@ public static class StatisticKinds
 /// <summary>The input kinds a station can deliver.</summary>
 public static class InputKinds
 {
+    /// <summary>The rows of a SQL-on-FHIR view: only the declared columns leave the store.</summary>
+    public const string View = "view";
+    /// <summary>Whole FHIR resources of one type: raw records, flagged as such; stations may forbid it.</summary>
     public const string FhirResources = "fhir-resources";
-    public static readonly IReadOnlyList<string> All = [FhirResources];
+    public static readonly IReadOnlyList<string> All = [View, FhirResources];
+
+    /// <summary>Formats a view input can be delivered in.</summary>
+    public static readonly IReadOnlyList<string> ViewFormats = ["ndjson", "csv"];
 }
 
 /// <summary>Train kinds.</summary>

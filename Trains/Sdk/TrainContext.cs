@@ -6,7 +6,7 @@ using HealthTrain.Trains.Protocol;
 namespace HealthTrain.Trains.Sdk;
 
 /// <summary>
-/// What a running train sees of its station: parameters and FHIR resources under the input folder,
+/// What a running train sees of its station: parameters, view rows and FHIR resources under the input folder,
 /// and the output folder its statistics go to.
 /// </summary>
 public sealed partial class TrainContext
@@ -53,7 +53,25 @@ public sealed partial class TrainContext
         // Checked here, not in the iterator, so a bad name fails at the call; it also keeps the path inside /input/fhir.
         if (resourceType is null || !ResourceTypePattern().IsMatch(resourceType))
             throw new ArgumentException($"'{resourceType}' is not a FHIR resource type name (e.g. Patient, Observation)", nameof(resourceType));
-        return ReadNdjson(Path.Combine(InputDirectory, "fhir", resourceType + ".ndjson"), resourceType);
+        return ReadNdjson(Path.Combine(InputDirectory, "fhir", resourceType + ".ndjson"), "resource", resourceType, missingIsEmpty: true);
+    }
+
+    /// <summary>
+    /// Streams the rows of the view input <paramref name="name"/> from <c>views/{name}.ndjson</c>, one JSON object per line
+    /// whose members are the view's columns (null where a column has no value).
+    /// Each element owns its memory, so it stays valid after the enumeration moves on.
+    /// The station writes every declared view, even one without rows, so a missing file throws
+    /// <see cref="TrainInputException"/> at the call; a malformed line throws it naming the file and line.
+    /// </summary>
+    public IEnumerable<JsonElement> ReadView(string name)
+    {
+        // Checked here, not in the iterator, so a bad name fails at the call; it also keeps the path inside /input/views.
+        if (name is null || !ViewNamePattern().IsMatch(name))
+            throw new ArgumentException($"'{name}' is not a view input name (lower-case letters, digits and '_', starting with a letter)", nameof(name));
+        var path = Path.Combine(InputDirectory, "views", name + ".ndjson");
+        if (!File.Exists(path))
+            throw new TrainInputException($"view input '{name}' was not delivered: {path} does not exist (a station writes every declared view, even one without rows)");
+        return ReadNdjson(path, "row", null, missingIsEmpty: false);
     }
 
     /// <summary>Writes <c>statistics.json</c> to the output folder and returns its path.</summary>
@@ -71,30 +89,51 @@ public sealed partial class TrainContext
     [GeneratedRegex("^[A-Z][A-Za-z]{1,63}$")]
     private static partial Regex ResourceTypePattern();
 
-    private static IEnumerable<JsonElement> ReadNdjson(string path, string resourceType)
+    /// <summary>The manifest's rule for a view input's name.</summary>
+    [GeneratedRegex("^[a-z][a-z0-9_]{0,63}$")]
+    private static partial Regex ViewNamePattern();
+
+    /// <summary>
+    /// One JSON object (a <paramref name="what"/>) per non-blank line; <paramref name="resourceType"/>, when given, is what a
+    /// <c>resourceType</c> member must say.
+    /// </summary>
+    private static IEnumerable<JsonElement> ReadNdjson(string path, string what, string? resourceType, bool missingIsEmpty)
     {
-        if (!File.Exists(path)) yield break;
-        using var reader = new StreamReader(path, Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+        if (missingIsEmpty && !File.Exists(path)) yield break;
+        using var reader = OpenText(path);
         var lineNumber = 0;
         while (reader.ReadLine() is { } line)
         {
             lineNumber++;
             if (string.IsNullOrWhiteSpace(line)) continue;
-            JsonElement resource;
+            JsonElement element;
             try
             {
                 using var document = JsonDocument.Parse(line);
-                resource = document.RootElement.Clone();
+                element = document.RootElement.Clone();
             }
             catch (JsonException e)
             {
                 throw new TrainInputException($"{path}, line {lineNumber}: not valid JSON: {e.Message}", e);
             }
-            if (resource.ValueKind != JsonValueKind.Object)
-                throw new TrainInputException($"{path}, line {lineNumber}: a resource must be a JSON object, not {resource.ValueKind}");
-            if (resource.TryGetProperty("resourceType", out var type) && !type.ValueEquals(resourceType))
+            if (element.ValueKind != JsonValueKind.Object)
+                throw new TrainInputException($"{path}, line {lineNumber}: a {what} must be a JSON object, not {element.ValueKind}");
+            if (resourceType is not null && element.TryGetProperty("resourceType", out var type) && !type.ValueEquals(resourceType))
                 throw new TrainInputException($"{path}, line {lineNumber}: holds a {type.GetRawText()} resource where {resourceType} was expected");
-            yield return resource;
+            yield return element;
+        }
+    }
+
+    private static StreamReader OpenText(string path)
+    {
+        try
+        {
+            return new StreamReader(path, Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            // There when the train asked for it, gone when it started reading.
+            throw new TrainInputException($"{path} does not exist", e);
         }
     }
 }

@@ -23,8 +23,15 @@ public sealed class CohortStatsRunTests(FederationFixture f)
         var pooled = Assert.Single(results.Rounds).Pooled!;
         Assert.Equal(f.Hospitals, pooled.Stations);
 
-        var union = UnionData.Load(f.Slices, "Patient", "Observation", "Condition");
-        var direct = CohortStatistics.Compute(union["Patient"], union["Observation"], union["Condition"], new DateOnly(2026, 1, 1));
+        // The same views over the union of the three stations' records, as one pooled store would give them.
+        var views = UnionData.EvaluateViews(f.Slices, f.CohortStats.Manifest, Path.Combine(f.Root, "union"));
+        var direct = CohortStatistics.Compute(views["patients"], views["labs"], views["type2_diabetes"], new DateOnly(2026, 1, 1));
+
+        // Each station gave the train exactly the three views, and said how many rows of each.
+        foreach (var job in run.Jobs)
+            Assert.Equal(["patients", "labs", "type2_diabetes"], job.Inputs!.Select(i => i.Name));
+        Assert.Equal(views["patients"].Count, run.Jobs.Sum(j => j.Inputs!.Single(i => i.Name == "patients").Rows));
+        Assert.Equal(["patient_key", "gender", "birth_date", "deceased_date_time", "deceased"], run.Jobs[0].Inputs![0].Columns);
 
         Assert.Equal(direct.Statistics.Keys.Order(), pooled.Statistics.Select(s => s.Name).Order());
         foreach (var p in pooled.Statistics)

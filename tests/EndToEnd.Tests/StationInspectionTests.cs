@@ -67,6 +67,6 @@ public sealed class StationInspectionTests(FederationFixture f) : IDisposable
         };
         var store = new FhirStore(Path.Combine(_dir, name + ".db"));
         return new JobRunner(new TrainImages(f.Docker, options), new DockerTrainExecutor(f.Docker, NullLogger<DockerTrainExecutor>.Instance),
-            store, new GpuAllocator([]), options, NullLogger<JobRunner>.Instance);
+            new TrainInputs(store, options), new GpuAllocator([]), options, NullLogger<JobRunner>.Instance);
     }
 }

@@ -1,26 +1,33 @@
 using System.Text.Json;
 using HealthTrain.Cli.Demo;
+using HealthTrain.Station.Fhir;
+using HealthTrain.Station.Views;
+using HealthTrain.Trains.Protocol;
 
 namespace HealthTrain.EndToEnd.Tests;
 
-/// <summary>Every resource of the given types across all slices of a split — what a single pooled data set would hold.</summary>
+/// <summary>What a single pooled data set would hold: every slice of a split loaded into one store.</summary>
 public static class UnionData
 {
-    public static Dictionary<string, List<JsonElement>> Load(CitySplitResult split, params string[] types)
+    /// <summary>Loads all slices into one station store and evaluates the manifest's view inputs over it, as the rows a train reads.</summary>
+    public static Dictionary<string, List<JsonElement>> EvaluateViews(CitySplitResult split, TrainManifest manifest, string workDir)
     {
-        var byType = types.ToDictionary(t => t, _ => new List<JsonElement>());
-        var files = split.Parts.SelectMany(p => p.Sources).Distinct(StringComparer.Ordinal);
-        foreach (var file in files)
+        Directory.CreateDirectory(workDir);
+        var store = new FhirStore(Path.Combine(workDir, "union.db"));
+        // Shared files (organizations, practitioners) sit in every slice; upserts by id keep one copy of each.
+        foreach (var part in split.Parts)
+            Assert.Empty(new FhirFolderLoader(store).Load(part.Folder).RejectedFiles);
+
+        var rows = new Dictionary<string, List<JsonElement>>();
+        foreach (var input in manifest.Inputs.Where(i => i.Kind == InputKinds.View))
         {
-            using var document = JsonDocument.Parse(File.ReadAllBytes(file));
-            var root = document.RootElement;
-            var resources = root.GetProperty("resourceType").GetString() == "Bundle"
-                ? root.GetProperty("entry").EnumerateArray().Select(e => e.GetProperty("resource"))
-                : [root];
-            foreach (var resource in resources)
-                if (byType.TryGetValue(resource.GetProperty("resourceType").GetString()!, out var list))
-                    list.Add(resource.Clone());
+            var view = CompiledView.Compile(input.View!.Value);
+            using var buffer = new MemoryStream();
+            NdjsonViewWriter.Write(view.Columns, view.Evaluate(FhirStoreResources.ReadJson(store, view.ResourceType)), buffer);
+            rows[input.Name!] = [.. System.Text.Encoding.UTF8.GetString(buffer.ToArray())
+                .Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                .Select(line => JsonDocument.Parse(line).RootElement.Clone())];
         }
-        return byType;
+        return rows;
     }
 }

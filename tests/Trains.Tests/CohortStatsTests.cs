@@ -1,9 +1,10 @@
 using System.Diagnostics;
-using System.Formats.Tar;
-using System.IO.Compression;
+using System.Globalization;
 using System.Text.Json;
+using HealthTrain.Cli.Images;
 using HealthTrain.Examples.CohortStats;
 using HealthTrain.Trains.Protocol;
+using HealthTrain.Trains.Sdk;
 
 namespace HealthTrain.Trains.Tests;
 
@@ -20,6 +21,12 @@ internal static class RepoPaths
             if (File.Exists(Path.Combine(dir.FullName, "HealthTrain.sln"))) return dir.FullName;
         throw new InvalidOperationException($"no HealthTrain.sln above {AppContext.BaseDirectory}");
     }
+}
+
+/// <summary>cohort-stats' manifest as the image builder makes it: train.json with the named shared views put in.</summary>
+internal static class CohortStatsManifest
+{
+    public static TrainManifest Load() => TrainImageBuilder.ReadManifest(RepoPaths.CohortStats).Manifest;
 }
 
 /// <summary>Runs the built cohort-stats train as a process against a station layout, as a station would.</summary>
@@ -48,20 +55,45 @@ internal static class CohortStatsProcess
     }
 }
 
+/// <summary>Rows as the station writes them for cohort-stats' three views: compact JSON, every column present, null where empty.</summary>
+internal static class CohortRows
+{
+    public static string Patient(string? key, string? gender, string? birthDate, string? deceasedDateTime = null, bool? deceased = null) =>
+        JsonSerializer.Serialize(new { patient_key = key, gender, birth_date = birthDate, deceased_date_time = deceasedDateTime, deceased });
+
+    public static string Lab(string? key, string loinc, string? status, double? value, string? unit, string? comparator = null) =>
+        JsonSerializer.Serialize(new { patient_key = key, loinc, status, value, unit, comparator });
+
+    public static string Type2Diabetes(string? key, string? verificationStatus) =>
+        JsonSerializer.Serialize(new { patient_key = key, verification_status = verificationStatus });
+
+    public static JsonElement Json(string json)
+    {
+        using var document = JsonDocument.Parse(json);
+        return document.RootElement.Clone();
+    }
+
+    public static IEnumerable<JsonElement> Parse(IEnumerable<string> lines) => lines.Select(Json);
+}
+
 public sealed class CohortStatsTests
 {
     private static readonly DateOnly ReferenceDate = new(2026, 1, 1);
+    private const string Bmi = CohortStatistics.BmiCode;
+    private const string HbA1c = CohortStatistics.HbA1cCode;
 
-    private static TrainManifest Manifest => ManifestValidator.ParseOrThrow(File.ReadAllText(Path.Combine(RepoPaths.CohortStats, "train.json")));
+    private static TrainManifest Manifest => CohortStatsManifest.Load();
 
     [Fact]
-    public void The_manifest_is_valid_and_matches_the_code()
+    public void The_manifest_with_its_views_put_in_is_valid_and_matches_the_code()
     {
         var manifest = Manifest;
 
-        Assert.Equal(("cohort-stats", "1.0.0", TrainKinds.Statistics), (manifest.Name, manifest.Version, manifest.Kind));
-        Assert.Equal(["Patient", "Observation", "Condition"], manifest.Inputs.Select(i => i.ResourceType));
-        Assert.All(manifest.Inputs, i => Assert.Equal(InputKinds.FhirResources, i.Kind));
+        Assert.Equal(("cohort-stats", "1.1.0", TrainKinds.Statistics), (manifest.Name, manifest.Version, manifest.Kind));
+        Assert.Equal(
+            [CohortStatistics.PatientsInput, CohortStatistics.LabsInput, CohortStatistics.Type2DiabetesInput],
+            manifest.Inputs.Select(i => i.Name));
+        Assert.All(manifest.Inputs, i => Assert.Equal((InputKinds.View, (string?)null, (string?)null), (i.Kind, i.ResourceType, i.Format)));
         Assert.Equal((1.0, 512L, 300, 0), (manifest.Resources.Cpus, manifest.Resources.MemoryMb, manifest.Resources.TimeoutSeconds, manifest.Resources.Gpus));
         var parameter = Assert.Single(manifest.Parameters);
         Assert.Equal(("reference_date", "date", "2026-01-01"), (parameter.Name, parameter.Type, parameter.Default!.Value.GetString()));
@@ -73,10 +105,29 @@ public sealed class CohortStatsTests
         Assert.Equal(("variance", "%"), (statistics["hba1c"].Kind, statistics["hba1c"].Unit));
     }
 
+    [Theory]
+    [InlineData(0, "patient_demographics", "Patient", new[] { "patient_key", "gender", "birth_date", "deceased_date_time", "deceased" })]
+    [InlineData(1, "diabetes_labs", "Observation", new[] { "patient_key", "loinc", "status", "value", "unit", "comparator" })]
+    [InlineData(2, "type2_diabetes_conditions", "Condition", new[] { "patient_key", "verification_status" })]
+    public void Train_json_names_each_shared_view_and_the_image_carries_its_columns(int index, string viewName, string resource, string[] columns)
+    {
+        using var raw = JsonDocument.Parse(File.ReadAllText(Path.Combine(RepoPaths.CohortStats, "train.json")));
+        Assert.Equal(viewName, raw.RootElement.GetProperty("inputs")[index].GetProperty("view").GetString());
+
+        var view = Manifest.Inputs[index].View!.Value;
+
+        using var shared = JsonDocument.Parse(File.ReadAllText(Path.Combine(TrainImageBuilder.ViewsDirectory, viewName + ".json")));
+        Assert.True(JsonElement.DeepEquals(shared.RootElement, view), view.GetRawText());
+        Assert.Equal(resource, view.GetProperty("resource").GetString());
+        // The columns CohortStatistics reads: a renamed column in the shared view must fail here, not count zero at a station.
+        Assert.Equal(columns, view.GetProperty("select").EnumerateArray()
+            .SelectMany(s => s.GetProperty("column").EnumerateArray()).Select(c => c.GetProperty("name").GetString()));
+    }
+
     [Fact]
     public void A_hand_built_cohort_gives_the_known_answer()
     {
-        var result = CohortStatistics.Compute(Parse(Patients), Parse(Observations), Parse(Conditions), ReferenceDate);
+        var result = Compute(Patients, Labs, Conditions);
 
         Assert.Empty(StatisticsResultValidator.Validate(Manifest, result));
         var s = result.Statistics;
@@ -95,22 +146,23 @@ public sealed class CohortStatsTests
     [Fact]
     public void The_same_input_gives_byte_identical_output()
     {
-        string Run() => JsonSerializer.Serialize(
-            CohortStatistics.Compute(Parse(Patients), Parse(Observations), Parse(Conditions), ReferenceDate), ProtocolJson.Options);
+        string Run() => JsonSerializer.Serialize(Compute(Patients, Labs, Conditions), ProtocolJson.Options);
 
         Assert.Equal(Run(), Run());
     }
 
     [Fact]
-    public void No_data_gives_zero_counts_and_empty_moments_that_still_validate()
+    public void No_rows_give_zero_counts_and_empty_moments_that_still_validate()
     {
         var result = CohortStatistics.Compute([], [], [], ReferenceDate);
 
         Assert.Empty(StatisticsResultValidator.Validate(Manifest, result));
         Assert.Equal(0, result.Statistics["patients"].Value);
-        Assert.Equal(0, result.Statistics["bmi"].N);
-        Assert.Null(result.Statistics["bmi"].Mean);
+        Assert.Equal(0, result.Statistics["type2_diabetes_patients"].Value);
+        Assert.Equal((0L, (double?)null), (result.Statistics["bmi"].N!.Value, result.Statistics["bmi"].Mean));
+        Assert.Equal((0L, (double?)null), (result.Statistics["hba1c"].N!.Value, result.Statistics["hba1c"].Mean));
         Assert.All(result.Statistics["patients_by_gender"].Categories!.Values, v => Assert.Equal(0, v));
+        Assert.All(result.Statistics["age_years"].Counts!, c => Assert.Equal(0, c));
     }
 
     [Theory]
@@ -121,52 +173,217 @@ public sealed class CohortStatsTests
     [InlineData("2026-01-02", "2026-01-01", -1)]
     public void Age_counts_whole_years_completed(string birthDate, string at, int expected)
     {
-        var patient = Json($$"""{"resourceType":"Patient","birthDate":"{{birthDate}}"}""");
-
-        Assert.Equal(expected, CohortStatistics.AgeInYears(patient, DateOnly.Parse(at)));
+        Assert.Equal(expected, CohortStatistics.AgeInYears(birthDate, null, null, DateOnly.ParseExact(at, "yyyy-MM-dd", CultureInfo.InvariantCulture)));
     }
 
     [Theory]
-    [InlineData("""{"birthDate":"1950-03-01","deceasedDateTime":"2000-02-28T23:59:00+01:00"}""", 49)]
-    [InlineData("""{"birthDate":"1950-03-01","deceasedDateTime":"2000-03-01"}""", 50)]
-    [InlineData("""{"birthDate":"1950-03-01","deceasedDateTime":"2030-01-01"}""", 75)]
-    [InlineData("""{"birthDate":"1950-03-01","deceasedBoolean":false}""", 75)]
-    [InlineData("""{"birthDate":"1950-03-01","deceasedBoolean":true}""", null)]
-    [InlineData("""{"birthDate":"1950-03-01","deceasedDateTime":"2000"}""", null)]
-    [InlineData("""{"birthDate":"1950-03"}""", null)]
-    [InlineData("""{"birthDate":"1950-03-01T10:00:00Z"}""", 75)]
-    [InlineData("""{"birthDate":"1950-03-01x"}""", null)]
-    [InlineData("""{}""", null)]
-    public void Age_stops_at_a_known_death_and_is_unknown_without_full_dates(string patient, int? expected)
+    [InlineData("1950-03-01", "2000-02-28T23:59:00+01:00", null, 49)]
+    [InlineData("1950-03-01", "2000-03-01", null, 50)]
+    [InlineData("1950-03-01", "2030-01-01", null, 75)]
+    [InlineData("1950-03-01", null, false, 75)]
+    [InlineData("1950-03-01", null, true, null)]
+    [InlineData("1950-03-01", "2000", null, null)]
+    [InlineData("1950-03-01", "2000-02", null, null)]
+    [InlineData("1950-03", null, null, null)]
+    [InlineData("1950", null, null, null)]
+    [InlineData("1950-03-01T10:00:00Z", null, null, 75)]
+    [InlineData("1950-03-01x", null, null, null)]
+    [InlineData("1950-02-30", null, null, null)]
+    [InlineData(null, null, null, null)]
+    [InlineData(null, "2000-03-01", null, null)]
+    public void Age_stops_at_a_known_death_and_is_unknown_without_full_dates(string? birthDate, string? deceasedDateTime, bool? deceased, int? expected)
     {
-        Assert.Equal(expected, CohortStatistics.AgeInYears(Json(patient), ReferenceDate));
+        Assert.Equal(expected, CohortStatistics.AgeInYears(birthDate, deceasedDateTime, deceased, ReferenceDate));
     }
 
     [Fact]
-    public void A_resource_of_the_wrong_type_is_refused()
+    public void Ages_come_from_the_patient_rows_death_columns()
     {
-        var error = Assert.Throws<ArgumentException>(() => CohortStatistics.Compute(Parse(Observations), [], [], ReferenceDate));
+        var result = Compute(
+        [
+            CohortRows.Patient("Patient/a", "female", "1950-03-01", deceasedDateTime: "2000-02-28T23:59:00+01:00"), // 49
+            CohortRows.Patient("Patient/b", "female", "1950-03-01", deceased: false), // 75
+            CohortRows.Patient("Patient/c", "female", "1950-03-01", deceased: true), // unknown
+            CohortRows.Patient("Patient/d", "female", "1950-03-01", deceasedDateTime: "2001"), // unknown
+        ], [], []);
 
-        Assert.Contains("Observation", error.Message);
+        Assert.Equal([0L, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0], result.Statistics["age_years"].Counts!);
     }
 
     [Fact]
-    public void The_train_program_reads_the_station_layout_and_writes_its_statistics()
+    public void Labs_count_only_final_measurements_in_the_statistic_unit()
+    {
+        var result = Compute([],
+        [
+            CohortRows.Lab("Patient/a", Bmi, "final", 20, "kg/m2"),
+            CohortRows.Lab("Patient/a", Bmi, "final", 40, "kg/m2", comparator: ">"),
+            CohortRows.Lab("Patient/a", Bmi, "entered-in-error", 30, "kg/m2"),
+            CohortRows.Lab("Patient/a", Bmi, "final", 70, "kg"),
+            CohortRows.Lab("Patient/a", Bmi, "final", 22, "%"),
+            CohortRows.Lab("Patient/a", Bmi, null, 24, null),
+            CohortRows.Lab("Patient/a", Bmi, "final", null, "kg/m2"),
+            CohortRows.Lab("Patient/a", HbA1c, "final", 6, "%"),
+            CohortRows.Lab("Patient/a", HbA1c, "final", 48, "mmol/mol"),
+            CohortRows.Lab("Patient/a", HbA1c, "final", 4, "%", comparator: "<"),
+            CohortRows.Lab("Patient/a", HbA1c, "entered-in-error", 9, "%"),
+            CohortRows.Lab("Patient/a", HbA1c, "corrected", 8, null),
+            CohortRows.Lab("Patient/a", "2339-0", "final", 95, "mg/dL"),
+        ], []);
+
+        Assert.Equal((2L, 22.0), (result.Statistics["bmi"].N!.Value, result.Statistics["bmi"].Mean!.Value));
+        Assert.Equal((2L, 7.0), (result.Statistics["hba1c"].N!.Value, result.Statistics["hba1c"].Mean!.Value));
+    }
+
+    [Fact]
+    public void Type2_diabetes_joins_on_the_exact_patient_key_and_counts_each_patient_once()
+    {
+        var result = Compute(
+        [
+            CohortRows.Patient("Patient/a", "female", null),
+            CohortRows.Patient("Patient/b", "male", null),
+            CohortRows.Patient("Patient/c", "male", null),
+            CohortRows.Patient(null, "other", null),
+        ],
+        [],
+        [
+            CohortRows.Type2Diabetes("Patient/a", "confirmed"),
+            CohortRows.Type2Diabetes("Patient/a", null),
+            CohortRows.Type2Diabetes("a", "confirmed"),
+            CohortRows.Type2Diabetes("Patient/A", "confirmed"),
+            CohortRows.Type2Diabetes("Patient/ghost", "confirmed"),
+            CohortRows.Type2Diabetes(null, "confirmed"),
+            CohortRows.Type2Diabetes("Patient/b", "refuted"),
+            CohortRows.Type2Diabetes("Patient/b", "unconfirmed"),
+            CohortRows.Type2Diabetes("Patient/c", "refuted"),
+            CohortRows.Type2Diabetes("Patient/c", "entered-in-error"),
+        ]);
+
+        Assert.Equal(4, result.Statistics["patients"].Value);
+        Assert.Equal(2, result.Statistics["type2_diabetes_patients"].Value); // a, and b through its unrefuted condition
+    }
+
+    [Theory]
+    [InlineData(0, """{"patient_key":"Patient/x","gender":"male","deceased_date_time":null,"deceased":null}""", "'patients', row 2", "'birth_date'")]
+    [InlineData(0, """{"patient_key":"Patient/x","gender":"male","birth_date":19560803,"deceased_date_time":null,"deceased":null}""", "'patients', row 2", "'birth_date'")]
+    [InlineData(0, """{"patient_key":"Patient/x","gender":"male","birth_date":null,"deceased_date_time":null,"deceased":"true"}""", "'patients', row 2", "'deceased'")]
+    [InlineData(1, """{"patient_key":"Patient/x","loinc":"39156-5","status":"final","value":"27","unit":"kg/m2","comparator":null}""", "'labs', row 2", "'value'")]
+    [InlineData(1, """{"patient_key":"Patient/x","loinc":"39156-5","status":"final","value":27,"unit":"kg/m2"}""", "'labs', row 2", "'comparator'")]
+    [InlineData(2, """{"patient_key":"Patient/x"}""", "'type2_diabetes', row 2", "'verification_status'")]
+    [InlineData(2, """["Patient/x","confirmed"]""", "'type2_diabetes', row 2", "JSON object")]
+    public void A_row_without_the_views_columns_is_an_input_error_naming_input_row_and_column(int input, string badRow, string where, string what)
+    {
+        string[][] views = [[Patients[0], Patients[1]], [Labs[0], Labs[1]], [Conditions[0], Conditions[1]]];
+        views[input][1] = badRow;
+
+        var error = Assert.Throws<TrainInputException>(() => Compute(views[0], views[1], views[2]));
+
+        Assert.Contains(where, error.Message);
+        Assert.Contains(what, error.Message);
+    }
+
+    [Fact]
+    public void Rows_of_another_view_are_refused()
+    {
+        var error = Assert.Throws<TrainInputException>(() => Compute(Labs, [], []));
+
+        Assert.Contains("'patients'", error.Message);
+        Assert.Contains("'gender'", error.Message);
+    }
+
+    /// <summary>
+    /// A cohort the size of the shared Synthea R4 set (its README: 526 patients, 31 with type 2 diabetes, BMI ×4,116,
+    /// HbA1c ×1,452), generated with the exclusions mixed in, against a separate, plain computation of each statistic.
+    /// </summary>
+    [Fact]
+    public void A_generated_cohort_of_the_shared_data_sets_size_matches_an_independent_computation()
+    {
+        var random = new Random(20260101);
+        string? Pick(params string?[] values) => values[random.Next(values.Length)];
+        string Day(int fromYear, int toYear) =>
+            new DateOnly(fromYear, 1, 1).AddDays(random.Next(new DateOnly(toYear, 1, 1).DayNumber - new DateOnly(fromYear, 1, 1).DayNumber)).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+
+        var patients = Enumerable.Range(0, 526).Select(i =>
+        {
+            var birth = random.Next(20) == 0 ? Pick("1970", "1981-05", null) : Day(1905, 2026);
+            return random.Next(6) switch
+            {
+                0 => CohortRows.Patient($"Patient/{i}", Pick("female", "male", "other", "unknown", null, "F"), birth, deceasedDateTime: Day(1990, 2030) + Pick("", "T08:30:00Z")),
+                1 => CohortRows.Patient($"Patient/{i}", Pick("female", "male"), birth, deceased: random.Next(2) == 0),
+                2 => CohortRows.Patient($"Patient/{i}", Pick("female", "male"), birth, deceasedDateTime: Pick("2001", "2010-07")),
+                _ => CohortRows.Patient($"Patient/{i}", Pick("female", "male"), birth),
+            };
+        }).ToList();
+        var bmiValues = Enumerable.Range(0, 4116).Select(_ => 15 + random.NextDouble() * 30).ToList();
+        var hba1cValues = Enumerable.Range(0, 1452).Select(_ => 4 + random.NextDouble() * 8).ToList();
+        var labs = bmiValues.Select(x => CohortRows.Lab($"Patient/{random.Next(526)}", Bmi, Pick("final", "amended", null), x, Pick("kg/m2", null)))
+            .Concat(hba1cValues.Select(x => CohortRows.Lab($"Patient/{random.Next(526)}", HbA1c, Pick("final", "corrected"), x, Pick("%", null))))
+            .Concat(Enumerable.Range(0, 300).Select(_ => random.Next(5) switch
+            {
+                0 => CohortRows.Lab("Patient/1", Pick(Bmi, HbA1c)!, "entered-in-error", 99, Pick("kg/m2", "%", null)),
+                1 => CohortRows.Lab("Patient/1", Bmi, "final", 70, Pick("kg", "%")),
+                2 => CohortRows.Lab("Patient/1", HbA1c, "final", 48, "mmol/mol", comparator: Pick(null, "<")),
+                3 => CohortRows.Lab("Patient/1", Pick(Bmi, HbA1c)!, "final", null, Pick("kg/m2", "%", null)),
+                _ => CohortRows.Lab("Patient/1", Pick(Bmi, HbA1c)!, "final", 3, Pick("kg/m2", "%", null), comparator: Pick("<", ">=", "<=", ">")),
+            }))
+            .OrderBy(_ => random.Next()).ToList();
+        var diabetic = Enumerable.Range(0, 526).OrderBy(_ => random.Next()).Take(31).ToList();
+        var conditions = diabetic.SelectMany(i => Enumerable.Repeat(CohortRows.Type2Diabetes($"Patient/{i}", Pick("confirmed", null, "provisional")), 1 + random.Next(3)))
+            .Concat(Enumerable.Range(0, 40).Select(_ => CohortRows.Type2Diabetes($"Patient/{random.Next(526)}", Pick("refuted", "entered-in-error"))))
+            .Concat(Enumerable.Range(0, 10).Select(i => CohortRows.Type2Diabetes(Pick($"Patient/ghost{i}", null, $"Group/{i}"), "confirmed")))
+            .OrderBy(_ => random.Next()).ToList();
+
+        var result = Compute(patients, labs, conditions);
+
+        Assert.Empty(StatisticsResultValidator.Validate(Manifest, result));
+        var s = result.Statistics;
+        Assert.Equal((526.0, 31.0, 4116L, 1452L), (s["patients"].Value!.Value, s["type2_diabetes_patients"].Value!.Value, s["bmi"].N!.Value, s["hba1c"].N!.Value));
+        // Independently: genders by grouping, ages by comparing month-day text, moments in two passes.
+        var rows = CohortRows.Parse(patients).ToList();
+        string? Text(JsonElement row, string column) => row.GetProperty(column).ValueKind == JsonValueKind.Null ? null : row.GetProperty(column).GetString();
+        var genders = rows.GroupBy(r => Text(r, "gender") is "female" or "male" or "other" ? Text(r, "gender")! : "unknown").ToDictionary(g => g.Key, g => (double)g.Count());
+        Assert.Equal(CohortStatistics.Genders.ToDictionary(g => g, g => genders.GetValueOrDefault(g)), s["patients_by_gender"].Categories);
+        var ages = rows.Select(r => ReferenceAge(Text(r, "birth_date"), Text(r, "deceased_date_time"), r.GetProperty("deceased").ValueKind == JsonValueKind.True))
+            .OfType<int>().ToList();
+        Assert.True(ages.Count > 300, $"only {ages.Count} known ages");
+        Assert.Equal(Enumerable.Range(0, 12).Select(b => (long)ages.Count(a => a / 10 == b && a >= 0)), s["age_years"].Counts!);
+        Assert.Equal((ages.Count(a => a < 0), ages.Count(a => a >= 120)), ((int)s["age_years"].Underflow!.Value, (int)s["age_years"].Overflow!.Value));
+        AssertMoments(bmiValues, s["bmi"]);
+        AssertMoments(hba1cValues, s["hba1c"]);
+    }
+
+    [Fact]
+    public void The_train_program_reads_the_station_views_and_writes_its_statistics()
     {
         using var folders = new TrainFolders();
         folders.WriteParameters("""{ "reference_date": "2026-01-01" }""");
-        folders.WriteResources("Patient", Patients);
-        folders.WriteResources("Observation", Observations);
-        folders.WriteResources("Condition", Conditions);
+        folders.WriteView("patients", Patients);
+        folders.WriteView("labs", Labs);
+        folders.WriteView("type2_diabetes", Conditions);
 
         var (exitCode, stdout, stderr) = CohortStatsProcess.Run(folders);
 
         Assert.True(exitCode == 0, stderr);
         Assert.Equal(["statistics.json"], Directory.GetFiles(folders.Output).Select(Path.GetFileName));
-        var expected = CohortStatistics.Compute(Parse(Patients), Parse(Observations), Parse(Conditions), ReferenceDate);
+        var expected = Compute(Patients, Labs, Conditions);
         Assert.Equal(JsonSerializer.Serialize(expected, ProtocolJson.Options), File.ReadAllText(Path.Combine(folders.Output, "statistics.json")));
         var line = Assert.Single(stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
-        Assert.Contains("11 patients, 2 with type 2 diabetes, 3 BMI and 2 HbA1c observations", line);
+        Assert.Contains("11 patients, 2 with type 2 diabetes, 3 BMI and 2 HbA1c observations at 2026-01-01", line);
+    }
+
+    [Fact]
+    public void The_train_program_over_empty_views_writes_empty_statistics()
+    {
+        using var folders = new TrainFolders();
+        folders.WriteParameters("""{ "reference_date": "2026-01-01" }""");
+        foreach (var view in new[] { "patients", "labs", "type2_diabetes" }) folders.WriteView(view, []);
+
+        var (exitCode, stdout, stderr) = CohortStatsProcess.Run(folders);
+
+        Assert.True(exitCode == 0, stderr);
+        Assert.Contains("0 patients, 0 with type 2 diabetes, 0 BMI and 0 HbA1c observations", stdout);
+        var (read, errors) = StatisticsResultValidator.Parse(Manifest, File.ReadAllText(Path.Combine(folders.Output, "statistics.json")));
+        Assert.Empty(errors);
+        Assert.Equal(0, read!.Statistics["patients"].Value);
     }
 
     [Fact]
@@ -174,13 +391,29 @@ public sealed class CohortStatsTests
     {
         using var folders = new TrainFolders();
         folders.WriteParameters("""{ "reference_date": "2026-01-01" }""");
-        folders.WriteResources("Patient", Patients);
-        folders.WriteResources("Observation", [Observations[0], """{"resourceType":"Observation",""", Observations[1]]);
+        folders.WriteView("patients", Patients);
+        folders.WriteView("labs", [Labs[0], """{"patient_key":"Patient/p1",""", Labs[1]]);
+        folders.WriteView("type2_diabetes", Conditions);
 
         var (exitCode, _, stderr) = CohortStatsProcess.Run(folders);
 
-        Assert.NotEqual(0, exitCode);
-        Assert.Contains("Observation.ndjson, line 2", stderr);
+        Assert.Equal(2, exitCode);
+        Assert.Contains("labs.ndjson, line 2", stderr);
+        Assert.False(File.Exists(Path.Combine(folders.Output, "statistics.json")));
+    }
+
+    [Fact]
+    public void The_train_program_fails_clearly_on_an_undelivered_view_and_writes_nothing()
+    {
+        using var folders = new TrainFolders();
+        folders.WriteParameters("""{ "reference_date": "2026-01-01" }""");
+        folders.WriteView("patients", Patients);
+        folders.WriteView("labs", Labs);
+
+        var (exitCode, _, stderr) = CohortStatsProcess.Run(folders);
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains("view input 'type2_diabetes'", stderr);
         Assert.False(File.Exists(Path.Combine(folders.Output, "statistics.json")));
     }
 
@@ -192,166 +425,88 @@ public sealed class CohortStatsTests
 
         var (exitCode, _, stderr) = CohortStatsProcess.Run(folders);
 
-        Assert.NotEqual(0, exitCode);
+        Assert.Equal(2, exitCode);
         Assert.Contains("'reference_date'", stderr);
         Assert.Contains("yyyy-MM-dd", stderr);
     }
 
-    internal static JsonElement Json(string json)
+    private static StatisticsResult Compute(IEnumerable<string> patients, IEnumerable<string> labs, IEnumerable<string> type2Diabetes) =>
+        CohortStatistics.Compute(CohortRows.Parse(patients), CohortRows.Parse(labs), CohortRows.Parse(type2Diabetes), ReferenceDate);
+
+    /// <summary>The age rule written a second way: completed years, the birthday reached when its "MM-dd" text is.</summary>
+    private static int? ReferenceAge(string? birthDate, string? deceasedDateTime, bool deceased)
     {
-        using var document = JsonDocument.Parse(json);
-        return document.RootElement.Clone();
+        static bool FullDay(string? text, out DateOnly date)
+        {
+            date = default;
+            return text is not null && (text.Length == 10 || (text.Length > 10 && text[10] == 'T'))
+                   && DateOnly.TryParseExact(text[..10], "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out date);
+        }
+
+        if (!FullDay(birthDate, out var birth)) return null;
+        var at = ReferenceDate;
+        if (deceasedDateTime is not null)
+        {
+            if (!FullDay(deceasedDateTime, out var death)) return null;
+            at = death < at ? death : at;
+        }
+        else if (deceased) return null;
+        var birthdayReached = string.CompareOrdinal(at.ToString("MM-dd", CultureInfo.InvariantCulture), birth.ToString("MM-dd", CultureInfo.InvariantCulture)) >= 0;
+        return at.Year - birth.Year - (birthdayReached ? 0 : 1);
     }
 
-    private static IEnumerable<JsonElement> Parse(IEnumerable<string> lines) => lines.Select(Json);
+    private static void AssertMoments(IReadOnlyList<double> values, StatisticValue statistic)
+    {
+        var mean = values.Sum() / values.Count;
+        var m2 = values.Sum(x => (x - mean) * (x - mean));
+        Assert.Equal(values.Count, statistic.N);
+        Assert.True(Math.Abs(statistic.Mean!.Value - mean) <= 1e-12 * mean, $"mean {statistic.Mean:R}, expected {mean:R}");
+        Assert.True(Math.Abs(statistic.M2!.Value - m2) <= 1e-9 * m2, $"M2 {statistic.M2:R}, expected {m2:R}");
+    }
 
-    // At 2026-01-01. Genders: female p1 p7 p8 p11, male p2 p6 p9, other p5, unknown p3 (none) p4 (unknown) p10 (not a code).
+    // At 2026-01-01. Genders: female p1 p7 p8 p11, male p2 p6 p9, other p5, unknown p3 (null) p4 (unknown) p10 (not a code).
     private static readonly string[] Patients =
     [
-        """{"resourceType":"Patient","id":"p1","gender":"female","birthDate":"1990-01-01"}""",
-        """{"resourceType":"Patient","id":"p2","gender":"male","birthDate":"1990-01-02"}""",
-        """{"resourceType":"Patient","id":"p3","birthDate":"2025-06-30"}""",
-        """{"resourceType":"Patient","id":"p4","gender":"unknown","birthDate":"1930-05-02","deceasedDateTime":"2000-05-01T08:00:00Z"}""",
-        """{"resourceType":"Patient","id":"p5","gender":"other","birthDate":"1900-01-01","deceasedDateTime":"2030-01-01"}""",
-        """{"resourceType":"Patient","id":"p6","gender":"male"}""",
-        """{"resourceType":"Patient","id":"p7","gender":"female","birthDate":"1980"}""",
-        """{"resourceType":"Patient","id":"p8","gender":"female","birthDate":"1950-01-01","deceasedBoolean":true}""",
-        """{"resourceType":"Patient","id":"p9","gender":"male","birthDate":"1976-02-29","deceasedBoolean":false,"active":false}""",
-        """{"resourceType":"Patient","id":"p10","gender":"Female","birthDate":"2027-01-01"}""",
-        """{"resourceType":"Patient","id":"p11","gender":"female","birthDate":"1976-02-29"}""",
+        CohortRows.Patient("Patient/p1", "female", "1990-01-01"),
+        CohortRows.Patient("Patient/p2", "male", "1990-01-02"),
+        CohortRows.Patient("Patient/p3", null, "2025-06-30"),
+        CohortRows.Patient("Patient/p4", "unknown", "1930-05-02", deceasedDateTime: "2000-05-01T08:00:00Z"),
+        CohortRows.Patient("Patient/p5", "other", "1900-01-01", deceasedDateTime: "2030-01-01"),
+        CohortRows.Patient("Patient/p6", "male", null),
+        CohortRows.Patient("Patient/p7", "female", "1980"),
+        CohortRows.Patient("Patient/p8", "female", "1950-01-01", deceased: true),
+        CohortRows.Patient("Patient/p9", "male", "1976-02-29", deceased: false),
+        CohortRows.Patient("Patient/p10", "Female", "2027-01-01"),
+        CohortRows.Patient("Patient/p11", "female", "1976-02-29"),
     ];
 
-    private static string Observation(string code, string value, string subject = "Patient/p1", string status = "final", string system = "http://loinc.org") =>
-        $$"""{"resourceType":"Observation","status":"{{status}}","code":{"coding":[{"system":"{{system}}","code":"{{code}}"}]},"subject":{"reference":"{{subject}}"}{{value}}}""";
-
-    // BMI: 20, 30 and 25 count (mean 25, M2 50); HbA1c: 6.5 and 7.5 count (mean 7, M2 0.5).
-    private static readonly string[] Observations =
+    // BMI: 20, 30 and 25 count (mean 25, M2 50); HbA1c: 6.5 and 7.5 count (mean 7, M2 0.5). Labs are not joined to patients.
+    private static readonly string[] Labs =
     [
-        Observation("39156-5", ""","valueQuantity":{"value":20,"unit":"kg/m2","system":"http://unitsofmeasure.org","code":"kg/m2"}"""),
-        Observation("39156-5", ""","valueQuantity":{"value":30.0,"unit":"kg/m2"}""", subject: "urn:uuid:p2"),
-        Observation("39156-5", ""","valueQuantity":{"value":2.5E1}""", subject: "Patient/p3", status: "amended"),
-        Observation("39156-5", ""","valueQuantity":{"value":100,"code":"kg/m2"}""", status: "entered-in-error"),
-        Observation("39156-5", ""","valueQuantity":{"value":70,"unit":"kg","code":"kg"}"""),
-        Observation("39156-5", ""","valueQuantity":{"value":15,"comparator":"<","code":"kg/m2"}"""),
-        Observation("39156-5", ""","valueQuantity":{"value":"27","code":"kg/m2"}"""),
-        Observation("39156-5", ""","valueQuantity":{"unit":"kg/m2"}"""),
-        Observation("39156-5", ""","valueString":"27","note":[]"""),
-        Observation("39156-5", ""","dataAbsentReason":{"text":"refused"}"""),
-        Observation("39156-5", ""","valueQuantity":{"value":22}""", system: "http://example.org/local-codes"),
-        Observation("4548-4", ""","valueQuantity":{"value":6.5,"unit":"%","code":"%"}"""),
-        Observation("4548-4", ""","valueQuantity":{"value":7.5,"unit":"%"}""", subject: "Patient/p2"),
-        Observation("4548-4", ""","valueQuantity":{"value":48,"unit":"mmol/mol","code":"mmol/mol"}"""),
-        Observation("2339-0", ""","valueQuantity":{"value":95,"unit":"mg/dL","code":"mg/dL"}"""),
-        """{"resourceType":"Observation","status":"final","code":{"text":"no coding"},"valueQuantity":{"value":1}}""",
+        CohortRows.Lab("Patient/p1", Bmi, "final", 20, "kg/m2"),
+        CohortRows.Lab("Patient/p2", Bmi, "final", 30.0, "kg/m2"),
+        CohortRows.Lab(null, Bmi, "amended", 25, null),
+        CohortRows.Lab("Patient/p1", Bmi, "entered-in-error", 100, "kg/m2"),
+        CohortRows.Lab("Patient/p1", Bmi, "final", 70, "kg"),
+        CohortRows.Lab("Patient/p1", Bmi, "final", 15, "kg/m2", comparator: "<"),
+        CohortRows.Lab("Patient/p1", Bmi, "final", null, "kg/m2"),
+        CohortRows.Lab("Patient/p1", Bmi, "final", null, null),
+        CohortRows.Lab("Patient/p1", HbA1c, "final", 6.5, "%"),
+        CohortRows.Lab("Patient/p2", HbA1c, "final", 7.5, null),
+        CohortRows.Lab("Patient/p1", HbA1c, "final", 48, "mmol/mol"),
+        CohortRows.Lab("Patient/p1", HbA1c, "entered-in-error", 9, "%"),
+        CohortRows.Lab("Patient/p1", HbA1c, "final", 14, "%", comparator: ">"),
     ];
 
-    private static string Condition(string subject, string code = "44054006", string? verification = null, string system = "http://snomed.info/sct")
-    {
-        var verificationStatus = verification is null ? ""
-            : $$""","verificationStatus":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/condition-ver-status","code":"{{verification}}"}]}""";
-        return $$"""{"resourceType":"Condition","code":{"coding":[{"system":"{{system}}","code":"{{code}}"}]},"subject":{"reference":"{{subject}}"}{{verificationStatus}}}""";
-    }
-
-    // Type 2 diabetes counts for p1 (twice, once per reference form) and p4 only.
+    // Type 2 diabetes counts for p1 (twice) and p4 only.
     private static readonly string[] Conditions =
     [
-        Condition("Patient/p1", verification: "confirmed"),
-        Condition("urn:uuid:p1"),
-        Condition("Patient/p2", verification: "refuted"),
-        Condition("Patient/p3", verification: "entered-in-error"),
-        Condition("https://fhir.example.org/r4/Patient/p4/_history/2", verification: "provisional"),
-        Condition("Patient/ghost"),
-        Condition("Patient/p5", code: "15777000"),
-        Condition("Patient/p6", code: "E11", system: "http://hl7.org/fhir/sid/icd-10-cm"),
-        Condition("Group/p7"),
-        """{"resourceType":"Condition","code":{"coding":[{"code":"44054006"}]},"subject":{"reference":"Patient/p8"}}""",
-        """{"resourceType":"Condition","code":{"coding":[{"system":"http://snomed.info/sct","code":"44054006"}]}}""",
+        CohortRows.Type2Diabetes("Patient/p1", "confirmed"),
+        CohortRows.Type2Diabetes("Patient/p1", null),
+        CohortRows.Type2Diabetes("Patient/p2", "refuted"),
+        CohortRows.Type2Diabetes("Patient/p3", "entered-in-error"),
+        CohortRows.Type2Diabetes("Patient/p4", "provisional"),
+        CohortRows.Type2Diabetes("Patient/ghost", "confirmed"),
+        CohortRows.Type2Diabetes(null, "confirmed"),
     ];
-}
-
-/// <summary>The SMART Synthea R4 bundles from the shared data, converted once into a station's NDJSON input.</summary>
-public sealed class SyntheaStation : IDisposable
-{
-    private static readonly string[] Types = ["Patient", "Observation", "Condition"];
-
-    public SyntheaStation()
-    {
-        var archive = Path.Combine(RepoPaths.SharedData, "synthea-r4-ma-2019", "synthea-r4-ma-2019.tar.gz");
-        if (!File.Exists(archive)) throw new FileNotFoundException($"the shared Synthea R4 archive is missing: {archive}");
-        Folders.WriteParameters("""{ "reference_date": "2026-01-01" }""");
-        var writers = Types.ToDictionary(t => t, t => new StreamWriter(Path.Combine(Folders.Input, "fhir", t + ".ndjson")));
-        try
-        {
-            using var gzip = new GZipStream(File.OpenRead(archive), CompressionMode.Decompress);
-            using var tar = new TarReader(gzip);
-            while (tar.GetNextEntry() is { } entry)
-            {
-                if (entry.DataStream is null || !entry.Name.Contains("/fhir/", StringComparison.Ordinal) || !entry.Name.EndsWith(".json", StringComparison.Ordinal))
-                    continue;
-                using var bundle = JsonDocument.Parse(entry.DataStream);
-                foreach (var item in bundle.RootElement.GetProperty("entry").EnumerateArray())
-                {
-                    var resource = item.GetProperty("resource");
-                    // Re-serialized, not copied raw: the bundles are indented and NDJSON needs one line per resource.
-                    if (writers.TryGetValue(resource.GetProperty("resourceType").GetString()!, out var writer))
-                        writer.WriteLine(JsonSerializer.Serialize(resource));
-                }
-            }
-        }
-        finally
-        {
-            foreach (var writer in writers.Values) writer.Dispose();
-        }
-    }
-
-    public TrainFolders Folders { get; } = new();
-
-    public void Dispose() => Folders.Dispose();
-}
-
-public sealed class CohortStatsRealDataTests(SyntheaStation station) : IClassFixture<SyntheaStation>
-{
-    [Fact]
-    public void Synthea_R4_matches_the_data_readme_and_an_independent_computation()
-    {
-        var context = station.Folders.Context;
-
-        var result = CohortStatistics.Compute(
-            context.ReadResources("Patient"), context.ReadResources("Observation"), context.ReadResources("Condition"),
-            context.Parameters.GetDate("reference_date"));
-
-        var manifest = ManifestValidator.ParseOrThrow(File.ReadAllText(Path.Combine(RepoPaths.CohortStats, "train.json")));
-        Assert.Empty(StatisticsResultValidator.Validate(manifest, result));
-        var s = result.Statistics;
-        // From /work/shared/data/README.md: 526 patients, 31 with type 2 diabetes, BMI x4,116, HbA1c x1,452.
-        Assert.Equal(526, s["patients"].Value);
-        Assert.Equal(31, s["type2_diabetes_patients"].Value);
-        Assert.Equal(4116, s["bmi"].N);
-        Assert.Equal(1452, s["hba1c"].N);
-        // Computed separately in Python over the same bundles (statistics.fmean and the exact-rational statistics.variance).
-        Assert.Equal(new Dictionary<string, double> { ["female"] = 249, ["male"] = 277, ["other"] = 0, ["unknown"] = 0 }, s["patients_by_gender"].Categories);
-        Assert.Equal([28L, 41, 65, 60, 57, 73, 83, 60, 47, 7, 4, 1], s["age_years"].Counts!);
-        Assert.Equal((0L, 0L), (s["age_years"].Underflow!.Value, s["age_years"].Overflow!.Value));
-        AssertRelative(25.78754420243122, s["bmi"].Mean!.Value);
-        AssertRelative(28.408459961068026, s["bmi"].M2!.Value / (4116 - 1));
-        AssertRelative(5.886215133213655, s["hba1c"].Mean!.Value);
-        AssertRelative(0.7895013169086905, s["hba1c"].M2!.Value / (1452 - 1));
-    }
-
-    [Fact]
-    public void The_train_program_over_Synthea_R4_writes_what_Compute_returns()
-    {
-        var context = station.Folders.Context;
-        var expected = CohortStatistics.Compute(
-            context.ReadResources("Patient"), context.ReadResources("Observation"), context.ReadResources("Condition"), new DateOnly(2026, 1, 1));
-
-        var (exitCode, stdout, stderr) = CohortStatsProcess.Run(station.Folders);
-
-        Assert.True(exitCode == 0, stderr);
-        Assert.Contains("526 patients, 31 with type 2 diabetes, 4116 BMI and 1452 HbA1c observations at 2026-01-01", stdout);
-        Assert.Equal(JsonSerializer.Serialize(expected, ProtocolJson.Options), File.ReadAllText(Path.Combine(station.Folders.Output, "statistics.json")));
-    }
-
-    private static void AssertRelative(double expected, double actual) =>
-        Assert.True(Math.Abs(actual - expected) <= 1e-12 * Math.Abs(expected), $"expected {expected:R}, got {actual:R}");
 }

@@ -5,7 +5,7 @@ using HealthTrain.Trains.Sdk;
 
 namespace HealthTrain.Trains.Tests;
 
-/// <summary>A throw-away station layout: <c>input/parameters.json</c>, <c>input/fhir/*.ndjson</c> and <c>output/</c>.</summary>
+/// <summary>A throw-away station layout: <c>input/parameters.json</c>, <c>input/fhir/*.ndjson</c>, <c>input/views/*.ndjson</c> and <c>output/</c>.</summary>
 public sealed class TrainFolders : IDisposable
 {
     public TrainFolders()
@@ -24,6 +24,15 @@ public sealed class TrainFolders : IDisposable
     public string WriteResources(string resourceType, IEnumerable<string> lines)
     {
         var path = Path.Combine(Input, "fhir", resourceType + ".ndjson");
+        File.WriteAllLines(path, lines);
+        return path;
+    }
+
+    /// <summary>Writes <c>input/views/{name}.ndjson</c>, one line per row, as a station delivers a view input.</summary>
+    public string WriteView(string name, IEnumerable<string> lines)
+    {
+        var path = Path.Combine(Input, "views", name + ".ndjson");
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         File.WriteAllLines(path, lines);
         return path;
     }
@@ -205,9 +214,121 @@ public sealed class SdkTests : IDisposable
     }
 
     [Fact]
+    public void ReadView_streams_each_row_and_the_elements_outlive_the_enumeration()
+    {
+        folders.WriteView("labs",
+        [
+            """{"patient_key":"Patient/9823","loinc":"39156-5","status":"final","value":30.555399318130803,"unit":"kg/m2","comparator":null}""",
+            "",
+            "   ",
+            """{"patient_key":"Patient/ab4e","loinc":"4548-4","status":"final","value":6.1,"unit":"%","comparator":null}""",
+            """{"patient_key":null,"loinc":"4548-4","status":"amended","value":null,"unit":null,"comparator":null}""",
+        ]);
+
+        var rows = folders.Context.ReadView("labs").ToList();
+
+        // Read only after enumeration finished: each element must own its memory.
+        Assert.Equal(["Patient/9823", "Patient/ab4e", null], rows.Select(r => r.GetProperty("patient_key").GetString()));
+        Assert.Equal(30.555399318130803, rows[0].GetProperty("value").GetDouble());
+        Assert.Equal("%", rows[1].GetProperty("unit").GetString());
+        Assert.Equal(JsonValueKind.Null, rows[2].GetProperty("value").ValueKind);
+    }
+
+    [Fact]
+    public void ReadView_accepts_a_byte_order_mark()
+    {
+        var path = folders.WriteView("patients", []);
+        File.WriteAllText(path, """{"patient_key":"Patient/x","gender":"male"}""" + "\n", new UTF8Encoding(encoderShouldEmitUTF8Identifier: true));
+
+        Assert.Equal("Patient/x", Assert.Single(folders.Context.ReadView("patients")).GetProperty("patient_key").GetString());
+    }
+
+    [Fact]
+    public void ReadView_of_an_empty_view_is_empty()
+    {
+        folders.WriteView("type2_diabetes", []);
+
+        Assert.Empty(folders.Context.ReadView("type2_diabetes"));
+    }
+
+    [Fact]
+    public void ReadView_of_an_undelivered_view_fails_at_the_call_naming_the_input()
+    {
+        folders.WriteView("labs", []);
+
+        var error = Assert.Throws<TrainInputException>(() => folders.Context.ReadView("patients"));
+
+        Assert.Contains("'patients'", error.Message);
+        Assert.Contains(Path.Combine(folders.Input, "views", "patients.ndjson"), error.Message);
+    }
+
+    [Fact]
+    public void ReadView_of_a_file_removed_before_reading_is_an_input_error()
+    {
+        var path = folders.WriteView("patients", ["""{"patient_key":"Patient/x"}"""]);
+        var rows = folders.Context.ReadView("patients");
+        File.Delete(path);
+
+        var error = Assert.Throws<TrainInputException>(() => rows.ToList());
+
+        Assert.Contains(path, error.Message);
+    }
+
+    [Fact]
+    public void ReadView_does_not_read_fhir_resources_of_the_same_name()
+    {
+        folders.WriteResources("Patient", ["""{"resourceType":"Patient","id":"a"}"""]);
+
+        Assert.Throws<TrainInputException>(() => folders.Context.ReadView("patient"));
+    }
+
+    [Theory]
+    [InlineData("""{"patient_key":"Patient/x",""", "not valid JSON")]
+    [InlineData("""["Patient/x","male"]""", "a row must be a JSON object")]
+    [InlineData("null", "a row must be a JSON object")]
+    public void A_malformed_view_line_names_its_file_and_line_after_the_good_lines_before_it(string badLine, string expected)
+    {
+        folders.WriteView("patients",
+        [
+            """{"patient_key":"Patient/1"}""",
+            "",
+            """{"patient_key":"Patient/2","resourceType":"Observation"}""",
+            badLine,
+            """{"patient_key":"Patient/5"}""",
+        ]);
+        var read = new List<string?>();
+
+        var error = Assert.Throws<TrainInputException>(() =>
+        {
+            foreach (var row in folders.Context.ReadView("patients"))
+                read.Add(row.GetProperty("patient_key").GetString());
+        });
+
+        Assert.Equal(["Patient/1", "Patient/2"], read);
+        Assert.Contains("patients.ndjson, line 4", error.Message);
+        Assert.Contains(expected, error.Message);
+    }
+
+    [Theory]
+    [InlineData("Patients")]
+    [InlineData("2labs")]
+    [InlineData("_labs")]
+    [InlineData("lab-results")]
+    [InlineData("../parameters")]
+    [InlineData("labs.ndjson")]
+    [InlineData("")]
+    [InlineData(null)]
+    public void ReadView_refuses_a_name_that_is_no_view_input_name_at_the_call(string? name)
+    {
+        folders.WriteView("labs", []);
+
+        Assert.Throws<ArgumentException>(() => folders.Context.ReadView(name!));
+    }
+
+    [Fact]
     public void WriteStatistics_writes_protocol_json_the_validator_accepts()
     {
-        var manifest = ManifestValidator.ParseOrThrow(File.ReadAllText(Path.Combine(RepoPaths.CohortStats, "train.json")));
+        var manifest = CohortStatsManifest.Load();
         var bmi = new MeanVarianceAccumulator();
         foreach (var x in new[] { 21.5, 30.25, 24.0 }) bmi.Add(x);
         var result = new StatisticsResult

@@ -103,6 +103,8 @@ public static class RunCommands
             lines.Add($"  job {job.Id} round {job.Round} {job.Station,-16} {job.State}" +
                 (job.Timings is { } t ? $"  ({t.TotalMs} ms, train {t.RunMs} ms)" : "") +
                 (job.ResultDigest is null ? "" : $"  result {job.ResultDigest[..19]}…"));
+            foreach (var input in job.Inputs ?? [])
+                lines.Add($"      input {input.Name}: {input.Rows} rows of {input.ResourceType} ({input.Kind}: {string.Join(", ", input.Columns)})");
             if (job.Error is not null) lines.Add($"      error: {job.Error}");
             if (job.ExitCode is not null) lines.Add($"      exit code: {job.ExitCode}");
             if (!string.IsNullOrEmpty(job.LogTail))

@@ -42,14 +42,27 @@ public sealed class LocalFederation : IAsyncDisposable
 
     private LocalFederation(FederationOptions options) => _options = options;
 
-    /// <summary>Starts the registry and the hub, and waits until both answer.</summary>
+    /// <summary>The registry's service name and the token issuer it trusts; the hub's defaults (<c>Hub:RegistryToken</c>).</summary>
+    public const string RegistryService = "healthtrain-registry";
+    public const string TokenIssuer = "healthtrain-hub";
+
+    private string HubDataDir => Path.Combine(_options.RootDir, "hub");
+
+    /// <summary>
+    /// Starts the hub, then the registry, and waits until both answer. The hub comes first: it is the registry's token
+    /// server, and creates the signing key and the certificate the registry's config names as its root bundle.
+    /// </summary>
     public static async Task<LocalFederation> StartAsync(FederationOptions options, CancellationToken ct = default)
     {
         var federation = new LocalFederation(options);
         try
         {
-            await federation.StartRegistryAsync(ct);
+            if (!File.Exists(options.RegistryBinary))
+                throw new FileNotFoundException($"the OCI registry is not installed ({options.RegistryBinary}); run: apt-get install docker-registry");
+            // The hub only needs the registry's address to start; it reads from the registry on demand.
+            federation.RegistryUrl = new Uri($"http://127.0.0.1:{ChildProcess.FreePort()}");
             await federation.StartHubAsync(ct);
+            await federation.StartRegistryAsync(ct);
             return federation;
         }
         catch
@@ -61,13 +74,15 @@ public sealed class LocalFederation : IAsyncDisposable
 
     private async Task StartRegistryAsync(CancellationToken ct)
     {
-        if (!File.Exists(_options.RegistryBinary))
-            throw new FileNotFoundException($"the OCI registry is not installed ({_options.RegistryBinary}); run: apt-get install docker-registry");
-        var port = ChildProcess.FreePort();
         var storage = _options.RegistryStorageDir ?? Path.Combine(_options.RootDir, "registry");
         Directory.CreateDirectory(storage);
+        // Written by the hub at start (RegistryTokenIssuer.CertificateFileName in its data folder).
+        var bundle = Path.Combine(HubDataDir, "registry-token.crt");
+        if (!File.Exists(bundle))
+            throw new InvalidOperationException($"the hub did not write its registry token certificate {bundle}; see {HubProcess.LogPath}");
         var config = Path.Combine(_options.RootDir, "registry.yml");
         // relativeurls: upload locations stay relative, so Docker keeps talking to the hub's gateway, never the registry itself.
+        // auth token: the registry accepts only bearer tokens the hub signed, and its 401 challenges send Docker to the hub's token endpoint.
         File.WriteAllText(config, $"""
             version: 0.1
             log:
@@ -78,15 +93,29 @@ public sealed class LocalFederation : IAsyncDisposable
               delete:
                 enabled: true
             http:
-              addr: 127.0.0.1:{port}
+              addr: 127.0.0.1:{RegistryUrl.Port}
               relativeurls: true
               secret: {Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16))}
+            auth:
+              token:
+                realm: {TokenRealm}
+                service: {RegistryService}
+                issuer: {TokenIssuer}
+                rootcertbundle: {bundle}
             """);
-        RegistryUrl = new Uri($"http://127.0.0.1:{port}");
         var registry = ChildProcess.Start("registry", _options.RegistryBinary, ["serve", config], Path.Combine(LogDir, "registry.log"));
         _processes.Add(registry);
-        await registry.WaitUntilAsync(async c => (await _http.GetAsync(new Uri(RegistryUrl, "/v2/"), c)).IsSuccessStatusCode, _options.StartTimeout, ct);
+        // Up when it challenges an anonymous ping with the hub's realm.
+        await registry.WaitUntilAsync(async c =>
+        {
+            using var response = await _http.GetAsync(new Uri(RegistryUrl, "/v2/"), c);
+            return response.StatusCode == System.Net.HttpStatusCode.Unauthorized
+                && response.Headers.WwwAuthenticate.ToString().Contains($"realm=\"{TokenRealm}\"", StringComparison.Ordinal);
+        }, _options.StartTimeout, ct);
     }
+
+    /// <summary>The hub's token endpoint at its public URL: where the registry's challenges send Docker.</summary>
+    public Uri TokenRealm => new(HubUrl, "/v2/token");
 
     /// <summary>Starts (or restarts) the hub process on a fixed port and data folder.</summary>
     private async Task StartHubAsync(CancellationToken ct)
@@ -96,8 +125,11 @@ public sealed class LocalFederation : IAsyncDisposable
         [
             RepoPaths.HubAssembly,
             "--urls", HubUrl.ToString().TrimEnd('/'),
-            "--Hub:DataDir=" + Path.Combine(_options.RootDir, "hub"),
+            "--Hub:DataDir=" + HubDataDir,
             "--Hub:RegistryUrl=" + RegistryUrl.ToString().TrimEnd('/'),
+            "--Hub:RegistryToken:Realm=" + TokenRealm,
+            "--Hub:RegistryToken:Service=" + RegistryService,
+            "--Hub:RegistryToken:Issuer=" + TokenIssuer,
         ], Path.Combine(LogDir, "hub.log"), new Dictionary<string, string> { ["Hub__OperatorToken"] = OperatorToken });
         _processes.Add(HubProcess);
         await HubProcess.WaitUntilAsync(async c => (await _http.GetAsync(new Uri(HubUrl, "/healthz"), c)).IsSuccessStatusCode, _options.StartTimeout, ct);
@@ -121,7 +153,8 @@ public sealed class LocalFederation : IAsyncDisposable
     }
 
     /// <summary>Registers a station at the hub, starts its process with the given FHIR folder, and waits until it has loaded it.</summary>
-    public async Task<LocalStation> AddStationAsync(string name, string? fhirDir, CancellationToken ct = default, string? tokenOverride = null)
+    public async Task<LocalStation> AddStationAsync(string name, string? fhirDir, CancellationToken ct = default, string? tokenOverride = null,
+        IEnumerable<string>? settings = null)
     {
         var token = tokenOverride ?? (await Operator.CreateIdentityAsync(name, Roles.Station, ct)).Token;
         var port = ChildProcess.FreePort();
@@ -136,6 +169,8 @@ public sealed class LocalFederation : IAsyncDisposable
             "--Station:PollSeconds=" + _options.StationPollSeconds,
         };
         if (fhirDir is not null) args.Add("--Station:FhirDir=" + fhirDir);
+        // Extra station settings, e.g. "AllowRawResources=false".
+        args.AddRange((settings ?? []).Select(s => "--Station:" + s));
         // Tokens go through the environment: command lines are visible to every local user in ps.
         var process = ChildProcess.Start(name, "dotnet", args, Path.Combine(LogDir, name + ".log"),
             new Dictionary<string, string> { ["Station__Token"] = token });

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Docker.DotNet;
 using Docker.DotNet.Models;
 using HealthTrain.Trains.Protocol;
@@ -31,7 +32,7 @@ public sealed class TrainImageBuilder(IDockerClient docker, BaseImageBuilder bas
     {
         var path = Path.Combine(Path.GetFullPath(trainDirectory), ManifestFileName);
         if (!File.Exists(path)) throw new FileNotFoundException($"a train directory needs a {ManifestFileName}; {path} does not exist", path);
-        var json = File.ReadAllText(path);
+        var json = IncludeNamedViews(File.ReadAllText(path), path);
         TrainManifest manifest;
         try
         {
@@ -174,6 +175,43 @@ public sealed class TrainImageBuilder(IDockerClient docker, BaseImageBuilder bas
         if (!File.Exists(Path.Combine(output, name)))
             throw new ImageBuildException($"publishing {Path.GetFileName(project)} produced no native launcher '{name}': is UseAppHost disabled?");
         return name;
+    }
+
+    /// <summary>The shared views (<c>fhir-mappings/views/NAME.json</c>) that train.json may name instead of spelling out.</summary>
+    public static string ViewsDirectory => Path.Combine(RepoPaths.Root, "fhir-mappings", "views");
+
+    /// <summary>
+    /// Replaces every view input given by name with the ViewDefinition from <see cref="ViewsDirectory"/>, so the image
+    /// carries the exact view a station will run and stations never need this checkout.
+    /// </summary>
+    public static string IncludeNamedViews(string trainJson, string source)
+    {
+        JsonNode? root;
+        try
+        {
+            root = JsonNode.Parse(trainJson);
+        }
+        catch (JsonException)
+        {
+            return trainJson; // the validator reports the syntax error with its position
+        }
+        if (root?["inputs"] is not JsonArray inputs) return trainJson;
+        var errors = new List<ValidationError>();
+        for (var i = 0; i < inputs.Count; i++)
+        {
+            if (inputs[i] is not JsonObject input || input["kind"]?.GetValueKind() != JsonValueKind.String || (string?)input["kind"] != InputKinds.View) continue;
+            if (input["view"] is not JsonValue named || named.GetValueKind() != JsonValueKind.String) continue;
+            var name = (string)named!;
+            var file = Path.Combine(ViewsDirectory, name + ".json");
+            if (!System.Text.RegularExpressions.Regex.IsMatch(name, "^[A-Za-z0-9_][A-Za-z0-9_.-]*$") || !File.Exists(file))
+            {
+                errors.Add(new($"$.inputs[{i}].view", $"no shared view '{name}' in {ViewsDirectory}"));
+                continue;
+            }
+            input["view"] = JsonNode.Parse(File.ReadAllText(file));
+        }
+        if (errors.Count > 0) throw new ProtocolValidationException($"train manifest {source}", errors);
+        return root.ToJsonString();
     }
 
     private static string Compact(string json)

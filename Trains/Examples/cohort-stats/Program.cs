@@ -6,7 +6,10 @@ try
     var context = TrainContext.FromEnvironment();
     var referenceDate = context.Parameters.GetDate("reference_date");
     var result = CohortStatistics.Compute(
-        context.ReadResources("Patient"), context.ReadResources("Observation"), context.ReadResources("Condition"), referenceDate);
+        context.ReadView(CohortStatistics.PatientsInput),
+        context.ReadView(CohortStatistics.LabsInput),
+        context.ReadView(CohortStatistics.Type2DiabetesInput),
+        referenceDate);
     var path = context.WriteStatistics(result);
     var s = result.Statistics;
     Console.WriteLine(

@@ -42,7 +42,7 @@ public sealed class FhirStoreTests : IDisposable
         _ = new FhirStore(DbPath);
 
         using var db = Open();
-        Assert.Equal([1L, 2L], db.Query<long>("SELECT version FROM schema_migrations ORDER BY version"));
+        Assert.Equal([1L, 2L, 3L], db.Query<long>("SELECT version FROM schema_migrations ORDER BY version"));
         Assert.Equal("wal", db.ExecuteScalar<string>("PRAGMA journal_mode"));
         var columns = db.Query<string>("SELECT name FROM pragma_table_info('fhir_resources') ORDER BY cid");
         Assert.Equal(["resource_type", "id", "last_updated", "subject", "json"], columns);
@@ -143,5 +143,34 @@ public sealed class FhirStoreTests : IDisposable
         var lines = Encoding.UTF8.GetString(output.ToArray()).TrimEnd('\n').Split('\n');
         Assert.Equal(big, JsonDocument.Parse(lines[0]).RootElement.GetProperty("data").GetString());
         Assert.Equal("b2", JsonDocument.Parse(lines[1]).RootElement.GetProperty("id").GetString());
+    }
+
+    [Fact]
+    public void The_generation_changes_with_every_write_and_only_then()
+    {
+        var store = new FhirStore(Path.Combine(Directory.CreateTempSubdirectory("ht-gen-").FullName, "fhir.db"));
+        var empty = store.Generation();
+        Assert.Equal(empty, store.Generation());
+        using (var batch = store.BeginBatch())
+        {
+            batch.Upsert(new FhirResourceRow("Patient", "a", "2026-01-01T00:00:00Z", null, """{"resourceType":"Patient","id":"a"}"""));
+            batch.Commit();
+        }
+        var one = store.Generation();
+        Assert.NotEqual(empty, one);
+        _ = store.CountByType();
+        Assert.Equal(one, store.Generation());
+        using (var batch = store.BeginBatch())
+        {
+            batch.Upsert(new FhirResourceRow("Patient", "a", "2026-01-02T00:00:00Z", null, """{"resourceType":"Patient","id":"a","gender":"male"}"""));
+            // rolled back: no change
+        }
+        Assert.Equal(one, store.Generation());
+        using (var batch = store.BeginBatch())
+        {
+            batch.Upsert(new FhirResourceRow("Patient", "a", "2026-01-02T00:00:00Z", null, """{"resourceType":"Patient","id":"a","gender":"male"}"""));
+            batch.Commit();
+        }
+        Assert.NotEqual(one, store.Generation());
     }
 }
