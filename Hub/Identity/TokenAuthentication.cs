@@ -24,7 +24,11 @@ public sealed class TokenAuthenticationHandler(
 
         string? token = null, claimedName = null;
         if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
             token = header["Bearer ".Length..].Trim();
+            // A registry token (a JWT the hub issued) is the gateway's to check, not an identity token.
+            if (token.Count(c => c == '.') == 2) return Task.FromResult(AuthenticateResult.NoResult());
+        }
         else if (header.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase))
         {
             string decoded;
