@@ -1,3 +1,4 @@
+using HealthTrain.Station.Ingestion;
 using HealthTrain.Station.Views;
 
 namespace HealthTrain.Station;
@@ -9,6 +10,7 @@ public static class StationCommands
     public static async Task<int?> TryRunAsync(string[] args) => args switch
     {
         ["views", .. var rest] => await ViewsCommand.RunAsync(rest, Console.Out, Console.Error),
+        ["ingest", .. var rest] => IngestCommand.RunFromConsole(rest),
         _ => null,
     };
 }

@@ -12,12 +12,23 @@ switch (command)
     case "ledger":
         LedgerBench.Run(100_000, Console.Out);
         return 0;
+    case "ingest":
+        IngestBench.Run(Console.Out);
+        return 0;
+    case "ingest-child":
+        return IngestBench.RunChild(args[1..]);
+    case "views":
+        ViewsBench.Run(Console.Out);
+        return 0;
     default:
         Console.WriteLine("""
             HealthTrain benchmarks
               job-overhead [--jobs N]   platform time per job at one station (pull from cache, inspect, input,
                                         container start, collect, upload), train compute excluded
               ledger                    append throughput and proof times at 100,000 ledger entries
+              ingest                    station ingest (validate + store) vs Firely parse-only: resources/s, MB/s,
+                                        peak memory, Synthea R4 at 1x, 2x, 4x (re-identified copies)
+              views                     ViewDefinition rows/s over the Synthea Observations at 1x, 2x, 4x
             """);
         return command == "help" ? 0 : 2;
 }
