@@ -91,11 +91,8 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, ILogger<JobQueue>
             """, new { station = station.Id, claimed = JobStates.Claimed, running = JobStates.Running }, tx).AsList();
         foreach (var (id, attempts) in abandoned)
         {
-            log.LogWarning("job {Job}: station {Station} asked for new work while holding it; {Action}", id, station.Name, attempts < MaxAttempts ? "queued again" : "failed");
-            if (attempts < MaxAttempts)
-                c.Execute("UPDATE jobs SET state = @queued, lease_until = NULL WHERE id = @id", new { queued = JobStates.Queued, id }, tx);
-            else
-                Finish(c, tx, id, JobStates.Failed, $"station: the job was lost {attempts} times before a result arrived", null, null, null, now);
+            log.LogWarning("job {Job}: station {Station} asked for new work while holding it", id, station.Name);
+            RequeueOrFail(c, tx, id, attempts, $"station: the job was lost {attempts} times before a result arrived", now);
         }
     }
 
@@ -109,15 +106,19 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, ILogger<JobQueue>
             SELECT id, attempts FROM jobs WHERE state IN (@claimed, @running) AND lease_until < @now
             """, new { claimed = JobStates.Claimed, running = JobStates.Running, now }, tx).AsList();
         foreach (var (id, attempts) in expired)
-        {
-            if (attempts < MaxAttempts)
-                c.Execute("UPDATE jobs SET state = @queued, lease_until = NULL WHERE id = @id", new { queued = JobStates.Queued, id }, tx);
-            else
-                Finish(c, tx, id, JobStates.Failed, $"lease: no report from the station within the lease, {attempts} attempts", null, null, null, now);
-        }
+            RequeueOrFail(c, tx, id, attempts, $"lease: no report from the station within the lease, {attempts} attempts", now);
         tx.Commit();
         if (expired.Count > 0) signal.Notify();
         return expired.Count;
+    }
+
+    /// <summary>A job its station lost goes back to the queue, unless it has had its last attempt.</summary>
+    private void RequeueOrFail(SqliteConnection c, SqliteTransaction tx, long id, long attempts, string failure, DateTimeOffset now)
+    {
+        if (attempts < MaxAttempts)
+            c.Execute("UPDATE jobs SET state = @queued, lease_until = NULL WHERE id = @id", new { queued = JobStates.Queued, id }, tx);
+        else
+            Finish(c, tx, id, JobStates.Failed, failure, null, null, null, now);
     }
 
     public JobReportOutcome MarkStarted(Caller station, long jobId)
