@@ -20,6 +20,7 @@ try
         "base" => await ImageCommands.BaseAsync(rest, output),
         "train" => await ImageCommands.TrainAsync(rest, output),
         "run" => await RunCommands.RunAsync(rest.Required(0, "a run command: start|show|watch|results|list"), rest, output),
+        "keys" => await KeyCommands.RunAsync(rest, output),
         "identity" => await IdentityCommands.RunAsync(rest, output),
         "station" => await IdentityCommands.StationAsync(rest, output),
         "login" => await IdentityCommands.LoginAsync(rest, output),
@@ -44,12 +45,22 @@ catch (ProtocolValidationException e)
     Console.Error.WriteLine($"healthtrain: {e.Message}");
     return 1;
 }
+catch (HealthTrain.Trains.Protocol.Signing.SigningKeyException e)
+{
+    Console.Error.WriteLine($"healthtrain: the key cannot be used: {e.Message}");
+    return 1;
+}
+catch (HealthTrain.Trains.Protocol.Signing.SignatureRegistryException e)
+{
+    Console.Error.WriteLine($"healthtrain: the registry refused: {e.Message}");
+    return 1;
+}
 catch (HubApiException e)
 {
     Console.Error.WriteLine($"healthtrain: the hub refused: {e.Message}");
     return 1;
 }
-catch (Exception e) when (e is HttpRequestException or InvalidOperationException or IOException or TimeoutException or HealthTrain.Cli.Images.ImageBuildException
+catch (Exception e) when (e is HttpRequestException or InvalidOperationException or IOException or ArgumentException or TimeoutException or HealthTrain.Cli.Images.ImageBuildException
                           or Docker.DotNet.DockerApiException or FileNotFoundException or DirectoryNotFoundException)
 {
     Console.Error.WriteLine($"healthtrain: {e.Message}");
@@ -72,6 +83,9 @@ internal static class Usage
           healthtrain train build DIR              build the train in DIR (train.json + a .csproj) into a local image
           healthtrain train push IMAGE             push a built train through the hub and submit it
           healthtrain train list                   trains you submitted
+          healthtrain keys new --out PATH [--passphrase-env VAR]   an ECDSA P-256 signing key (PATH, PATH.pub)
+          healthtrain train sign IMAGE --key PATH [--passphrase-env VAR]   sign REPO@sha256:… or REPO:TAG as cosign does
+          healthtrain train verify IMAGE --key PUB.pem [--key …]   which of these keys signed it (exit 1: none)
           healthtrain run start TRAIN --stations a,b [--param k=v] [--watch]
           healthtrain run watch|show|results RUN [--json]
           healthtrain run list

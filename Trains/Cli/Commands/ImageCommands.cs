@@ -1,10 +1,11 @@
 using Docker.DotNet;
 using HealthTrain.Cli.Hub;
 using HealthTrain.Cli.Images;
+using HealthTrain.Trains.Protocol.Signing;
 
 namespace HealthTrain.Cli.Commands;
 
-/// <summary><c>healthtrain base build</c> and <c>healthtrain train build|push|list</c>.</summary>
+/// <summary><c>healthtrain base build</c> and <c>healthtrain train build|push|list|sign|verify</c>.</summary>
 public static class ImageCommands
 {
     public static DockerClient Docker() =>
@@ -29,7 +30,7 @@ public static class ImageCommands
 
     public static async Task<int> TrainAsync(CliArgs args, TextWriter output)
     {
-        var verb = args.Required(0, "a train command: build|push|list");
+        var verb = args.Required(0, "a train command: build|push|list|sign|verify");
         switch (verb)
         {
             case "build":
@@ -66,8 +67,135 @@ public static class ImageCommands
                     output.WriteLine($"{t.Id,5}  {t.Repository + ":" + t.Version,-36} {t.Kind,-10} {t.Digest[..19]}…  {t.SubmittedAt:yyyy-MM-dd HH:mm}");
                 return 0;
             }
+            case "sign":
+                return await SignAsync(args, output);
+            case "verify":
+                return await VerifyAsync(args, output);
             default:
-                throw new UsageException($"unknown command 'train {verb}'; try: train build|push|list");
+                throw new UsageException($"unknown command 'train {verb}'; try: train build|push|list|sign|verify");
         }
+    }
+
+    /// <summary>
+    /// <c>train sign IMAGE --key PATH [--passphrase-env VAR]</c>: signs the image's manifest digest (resolved through the
+    /// hub's registry gateway) with a cosign simple-signing payload naming <c>HUB_HOST:PORT/REPOSITORY</c>, and stores it
+    /// as cosign does, next to any signatures already there.
+    /// </summary>
+    private static async Task<int> SignAsync(CliArgs args, TextWriter output)
+    {
+        var image = args.Required(1, "the image to sign: REPOSITORY@sha256:… or REPOSITORY:TAG (e.g. alice/cohort-stats:1.0.0)");
+        var keyPath = args.Option("key") ?? throw new UsageException("--key PATH is required: the private key made by 'healthtrain keys new'");
+        var passphrase = KeyCommands.PassphraseFrom(args);
+        var connection = HubProfile.Resolve(args);
+        args.RejectUnknown();
+        RejectExtra(args, 2);
+        var (repository, reference) = ParseImage(image, connection);
+
+        using var key = SigningKey.Load(keyPath, passphrase);
+        using var hub = new HubApiClient(connection);
+        var me = await hub.WhoAmIAsync();
+        using var http = RegistryHttp(connection);
+        var registry = new SignatureRegistry(http, new RegistryCredentials(me.Name, connection.Token));
+        var digest = await registry.ResolveDigestAsync(repository, reference);
+        var signature = await registry.SignAsync(repository, digest, key, creator: "healthtrain");
+        output.WriteLine($"signed {registry.DockerReferenceFor(repository)}@{digest}");
+        output.WriteLine($"  key id:    {key.KeyId}");
+        output.WriteLine($"  signature: {repository}:{Cosign.SignatureTag(digest)} (layer {signature.ToLayer().Digest})");
+        return 0;
+    }
+
+    /// <summary>
+    /// <c>train verify IMAGE --key PUB.pem [--key …]</c>: which of the given public keys validly signed the image for this
+    /// hub's repository; exits 1 when none did.
+    /// </summary>
+    private static async Task<int> VerifyAsync(CliArgs args, TextWriter output)
+    {
+        var image = args.Required(1, "the image to verify: REPOSITORY@sha256:… or REPOSITORY:TAG");
+        var keyPaths = args.Options("key");
+        if (keyPaths.Count == 0) throw new UsageException("--key PUB.pem is required (repeat it for several trusted keys)");
+        var connection = HubProfile.Resolve(args);
+        args.RejectUnknown();
+        RejectExtra(args, 2);
+        var (repository, reference) = ParseImage(image, connection);
+        var keys = new List<(string Path, VerificationKey Key)>();
+        foreach (var path in keyPaths)
+        {
+            try
+            {
+                keys.Add((path, VerificationKey.Load(path)));
+            }
+            catch (SigningKeyException e)
+            {
+                throw new SigningKeyException($"{path}: {e.Message}", e);
+            }
+        }
+
+        using var hub = new HubApiClient(connection);
+        var me = await hub.WhoAmIAsync();
+        using var http = RegistryHttp(connection);
+        var registry = new SignatureRegistry(http, new RegistryCredentials(me.Name, connection.Token));
+        var digest = await registry.ResolveDigestAsync(repository, reference);
+        var expected = registry.DockerReferenceFor(repository);
+        var result = await registry.VerifyAsync(repository, digest, keys.Select(k => k.Key), expected);
+
+        output.WriteLine($"{expected}@{digest}: {result.Checks.Count} signature(s) stored");
+        foreach (var (path, key) in keys)
+            output.WriteLine(result.IsSignedBy(key)
+                ? $"  signed by     {key.KeyId}  ({path})"
+                : $"  not signed by {key.KeyId}  ({path})");
+        foreach (var check in result.Checks.Where(c => !c.IsValid && c.KeyId is not null))
+            output.WriteLine($"  signature {check.LayerDigest[..19]}… by {check.KeyId![..16]}… does not count: {check.Problem}");
+        if (result.IsSigned)
+        {
+            output.WriteLine($"verified: signed by {result.SignedByKeyIds.Count} of the {keys.Count} given key(s)");
+            return 0;
+        }
+        output.WriteLine("NOT VERIFIED: none of the given keys signed this image");
+        return 1;
+    }
+
+    private static void RejectExtra(CliArgs args, int expected)
+    {
+        if (args.Positional.Count > expected) throw new UsageException($"unexpected argument '{args.Positional[expected]}'");
+    }
+
+    /// <summary>An HttpClient for the hub's registry gateway at the root of the hub's origin.</summary>
+    private static HttpClient RegistryHttp(HubConnection connection) =>
+        new() { BaseAddress = new Uri(connection.Url, "/"), Timeout = TimeSpan.FromMinutes(2) };
+
+    /// <summary>
+    /// <c>REPOSITORY@sha256:…</c> or <c>REPOSITORY:TAG</c> in the hub's registry, optionally prefixed with the hub's
+    /// <c>HOST:PORT/</c>; an image on any other registry is refused.
+    /// </summary>
+    public static (string Repository, string Reference) ParseImage(string image, HubConnection connection)
+    {
+        var name = image;
+        var slash = name.IndexOf('/');
+        if (slash > 0 && name[..slash] is var first && (first.Contains('.') || first.Contains(':') || first == "localhost"))
+        {
+            if (!string.Equals(first, connection.RegistryHost, StringComparison.OrdinalIgnoreCase))
+                throw new UsageException($"'{image}' is on the registry {first}, not on this hub's ({connection.RegistryHost})");
+            name = name[(slash + 1)..];
+        }
+        string repository, reference;
+        var at = name.IndexOf('@');
+        if (at >= 0)
+        {
+            repository = name[..at];
+            reference = name[(at + 1)..];
+            if (!SimpleSigningPayload.IsSha256Digest(reference))
+                throw new UsageException($"'{reference}' is not a sha256 digest (sha256: and 64 lower-case hex digits)");
+        }
+        else
+        {
+            var colon = name.LastIndexOf(':');
+            if (colon <= name.LastIndexOf('/'))
+                throw new UsageException($"'{image}' names no tag or digest: use REPOSITORY:TAG or REPOSITORY@sha256:…");
+            repository = name[..colon];
+            reference = name[(colon + 1)..];
+        }
+        if (!repository.Contains('/'))
+            throw new UsageException($"'{repository}' is not a hub repository: expected OWNER/NAME (e.g. alice/cohort-stats)");
+        return (repository, reference);
     }
 }

@@ -18,8 +18,11 @@ public sealed record RegistryCredentials(string Name, string Token)
 /// gateway in front of it) through the plain registry API: blobs by monolithic upload, the signature manifest
 /// under <c>sha256-&lt;hex&gt;.sig</c> in the image's repository. The <see cref="HttpClient"/>'s
 /// <see cref="HttpClient.BaseAddress"/> is the registry's root URL (requests go to <c>/v2/…</c> at its root); credentials, when given, are sent as HTTP
-/// Basic to that origin only (never to another host an upload location might name). Token (Bearer)
-/// registries are not supported.
+/// Basic to that origin only (never to another host an upload location might name).
+/// Token registries are supported as Docker does it: a 401 with <c>WWW-Authenticate: Bearer realm=…,service=…,scope=…</c>
+/// is answered by fetching a token from the realm (with the Basic credentials) and retrying with <c>Authorization: Bearer</c>;
+/// tokens are cached per scope until shortly before they expire. The credentials go to a realm only on the registry's own
+/// origin or over HTTPS.
 /// </summary>
 public sealed partial class SignatureRegistry
 {
@@ -37,6 +40,16 @@ public sealed partial class SignatureRegistry
     private readonly HttpClient http;
     private readonly RegistryCredentials? credentials;
     private readonly Uri baseAddress;
+    private readonly Lock tokenLock = new();
+    /// <summary>Registry tokens by the scope they were issued for.</summary>
+    private readonly Dictionary<string, TokenEntry> tokens = new(StringComparer.Ordinal);
+    /// <summary>The scope the registry challenged for a kind of request (<c>REPO pull</c> or <c>REPO push</c>).</summary>
+    private readonly Dictionary<string, string> scopes = new(StringComparer.Ordinal);
+
+    /// <summary>How long before its expiry a cached token is no longer used.</summary>
+    private static readonly TimeSpan TokenSlack = TimeSpan.FromSeconds(10);
+
+    private sealed record TokenEntry(string Token, DateTimeOffset UseUntil);
 
     public SignatureRegistry(HttpClient http, RegistryCredentials? credentials = null)
     {
@@ -177,39 +190,47 @@ public sealed partial class SignatureRegistry
     {
         ValidateRepository(repository);
         if (Cosign.Digest(content) != digest) throw new ArgumentException($"the content's digest is not {digest}", nameof(digest));
-        using (var head = await SendAsync(new HttpRequestMessage(HttpMethod.Head, Api($"{repository}/blobs/{digest}")), cancellationToken))
+        using (var head = await SendAsync(repository, () => new HttpRequestMessage(HttpMethod.Head, Api($"{repository}/blobs/{digest}")), cancellationToken))
             if (head.StatusCode == HttpStatusCode.OK) return;
 
         Uri location;
-        using (var start = await SendAsync(new HttpRequestMessage(HttpMethod.Post, Api($"{repository}/blobs/uploads/")), cancellationToken))
+        using (var start = await SendAsync(repository, () => new HttpRequestMessage(HttpMethod.Post, Api($"{repository}/blobs/uploads/")), cancellationToken))
         {
             await EnsureAsync(start, HttpStatusCode.Accepted, $"starting a blob upload to {repository}", cancellationToken);
             var header = start.Headers.Location ?? throw new SignatureRegistryException($"the registry started an upload to {repository} without a Location");
             location = header.IsAbsoluteUri ? header : new Uri(start.RequestMessage!.RequestUri!, header);
         }
         var separator = string.IsNullOrEmpty(location.Query) ? "?" : "&";
-        var put = new HttpRequestMessage(HttpMethod.Put, new Uri(location.AbsoluteUri + separator + "digest=" + Uri.EscapeDataString(digest)))
+        var target = new Uri(location.AbsoluteUri + separator + "digest=" + Uri.EscapeDataString(digest));
+        using var finish = await SendAsync(repository, () =>
         {
-            Content = new ByteArrayContent(content),
-        };
-        put.Content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
-        using var finish = await SendAsync(put, cancellationToken);
+            var put = new HttpRequestMessage(HttpMethod.Put, target) { Content = new ByteArrayContent(content) };
+            put.Content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+            return put;
+        }, cancellationToken);
         await EnsureAsync(finish, HttpStatusCode.Created, $"uploading blob {digest} to {repository}", cancellationToken);
     }
 
     private async Task PutManifestAsync(string repository, string tag, SignatureManifest manifest, CancellationToken cancellationToken)
     {
-        var request = new HttpRequestMessage(HttpMethod.Put, Api($"{repository}/manifests/{tag}")) { Content = new ByteArrayContent(manifest.Bytes.ToArray()) };
-        request.Content.Headers.ContentType = new MediaTypeHeaderValue(SignatureManifest.ManifestMediaType);
-        using var response = await SendAsync(request, cancellationToken);
+        var bytes = manifest.Bytes.ToArray();
+        using var response = await SendAsync(repository, () =>
+        {
+            var request = new HttpRequestMessage(HttpMethod.Put, Api($"{repository}/manifests/{tag}")) { Content = new ByteArrayContent(bytes) };
+            request.Content.Headers.ContentType = new MediaTypeHeaderValue(SignatureManifest.ManifestMediaType);
+            return request;
+        }, cancellationToken);
         await EnsureAsync(response, HttpStatusCode.Created, $"putting {repository}:{tag}", cancellationToken);
     }
 
     private async Task<byte[]?> GetManifestOrNullAsync(string repository, string reference, CancellationToken cancellationToken)
     {
-        var request = new HttpRequestMessage(HttpMethod.Get, Api($"{repository}/manifests/{reference}"));
-        foreach (var type in ManifestTypes) request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(type));
-        using var response = await SendAsync(request, cancellationToken);
+        using var response = await SendAsync(repository, () =>
+        {
+            var request = new HttpRequestMessage(HttpMethod.Get, Api($"{repository}/manifests/{reference}"));
+            foreach (var type in ManifestTypes) request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(type));
+            return request;
+        }, cancellationToken);
         if (response.StatusCode == HttpStatusCode.NotFound) return null;
         await EnsureAsync(response, HttpStatusCode.OK, $"reading {repository}:{reference}", cancellationToken);
         return await ReadLimitedAsync(response, SignatureManifest.MaxManifestBytes, $"{repository}:{reference}", cancellationToken);
@@ -217,7 +238,7 @@ public sealed partial class SignatureRegistry
 
     private async Task<byte[]?> GetBlobOrNullAsync(string repository, string digest, int limit, CancellationToken cancellationToken)
     {
-        using var response = await SendAsync(new HttpRequestMessage(HttpMethod.Get, Api($"{repository}/blobs/{digest}")), cancellationToken);
+        using var response = await SendAsync(repository, () => new HttpRequestMessage(HttpMethod.Get, Api($"{repository}/blobs/{digest}")), cancellationToken);
         if (response.StatusCode == HttpStatusCode.NotFound) return null;
         await EnsureAsync(response, HttpStatusCode.OK, $"reading blob {digest} of {repository}", cancellationToken);
         try
@@ -245,14 +266,141 @@ public sealed partial class SignatureRegistry
         return buffer.ToArray();
     }
 
-    /// <summary>Sends with credentials for the base address's origin only; a redirect or upload URL elsewhere gets none.</summary>
-    private Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends with credentials for the base address's origin only; a redirect or upload URL elsewhere gets none. To the
+    /// registry's origin goes a cached token for the request's scope when there is one, else the Basic credentials; a
+    /// Bearer challenge is answered once by fetching a token for the challenged scope and sending the request again
+    /// (<paramref name="create"/> builds a fresh request each time).
+    /// </summary>
+    private async Task<HttpResponseMessage> SendAsync(string repository, Func<HttpRequestMessage> create, CancellationToken cancellationToken)
+    {
+        var request = Prepare(create(), out var sameOrigin);
+        if (!sameOrigin) return await SendCoreAsync(request, cancellationToken);
+        var kind = $"{repository} {(request.Method == HttpMethod.Get || request.Method == HttpMethod.Head ? "pull" : "push")}";
+        var sent = CachedTokenFor(kind);
+        request.Headers.Authorization = sent is not null ? new AuthenticationHeaderValue("Bearer", sent) : credentials?.Header;
+        var response = await SendCoreAsync(request, cancellationToken);
+        if (response.StatusCode != HttpStatusCode.Unauthorized || BearerChallenge(response) is not { } challenge) return response;
+
+        var scope = challenge.GetValueOrDefault("scope") ?? "";
+        // A token for this scope that was not the one just refused (another request may have fetched it meanwhile), else a new one.
+        string? token;
+        try
+        {
+            token = CachedToken(scope) is { } cached && cached != sent ? cached : await FetchTokenAsync(challenge, scope, cancellationToken);
+        }
+        catch
+        {
+            response.Dispose();
+            throw;
+        }
+        if (token is null) return response;
+        lock (tokenLock) scopes[kind] = scope;
+        response.Dispose();
+        var retry = Prepare(create(), out _);
+        retry.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return await SendCoreAsync(retry, cancellationToken);
+    }
+
+    private HttpRequestMessage Prepare(HttpRequestMessage request, out bool sameOrigin)
     {
         var uri = request.RequestUri!.IsAbsoluteUri ? request.RequestUri : new Uri(baseAddress, request.RequestUri);
         request.RequestUri = uri;
-        if (credentials is not null && Uri.Compare(uri, baseAddress, UriComponents.SchemeAndServer, UriFormat.Unescaped, StringComparison.OrdinalIgnoreCase) == 0)
-            request.Headers.Authorization = credentials.Header;
-        return SendCoreAsync(request, cancellationToken);
+        sameOrigin = SameOrigin(uri, baseAddress);
+        return request;
+    }
+
+    private static bool SameOrigin(Uri a, Uri b) =>
+        Uri.Compare(a, b, UriComponents.SchemeAndServer, UriFormat.Unescaped, StringComparison.OrdinalIgnoreCase) == 0;
+
+    private string? CachedTokenFor(string kind)
+    {
+        lock (tokenLock) return scopes.TryGetValue(kind, out var scope) ? CachedToken(scope) : null;
+    }
+
+    private string? CachedToken(string scope)
+    {
+        lock (tokenLock)
+        {
+            if (!tokens.TryGetValue(scope, out var cached)) return null;
+            if (cached.UseUntil > DateTimeOffset.UtcNow) return cached.Token;
+            tokens.Remove(scope);
+            return null;
+        }
+    }
+
+    /// <summary>The parameters of the response's Bearer challenge (realm, service, scope, error…), or null when it has none with a realm.</summary>
+    private static Dictionary<string, string>? BearerChallenge(HttpResponseMessage response)
+    {
+        if (!response.Headers.NonValidated.TryGetValues("WWW-Authenticate", out var values)) return null;
+        foreach (var value in values)
+        {
+            var text = value.Trim();
+            if (!text.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) continue;
+            var parameters = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+            foreach (Match m in ChallengeParameter().Matches(text["Bearer ".Length..]))
+                parameters.TryAdd(m.Groups["name"].Value, m.Groups["quoted"].Success ? m.Groups["quoted"].Value.Replace("\\\"", "\"", StringComparison.Ordinal) : m.Groups["token"].Value);
+            if (parameters.ContainsKey("realm")) return parameters;
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// Asks the challenge's realm for a token for <paramref name="scope"/> with the Basic credentials (anonymously without them)
+    /// and caches it. Throws when the realm is not one the credentials may go to or the token server refuses.
+    /// </summary>
+    private async Task<string?> FetchTokenAsync(Dictionary<string, string> challenge, string scope, CancellationToken cancellationToken)
+    {
+        if (!Uri.TryCreate(challenge["realm"], UriKind.Absolute, out var realm) || (realm.Scheme != Uri.UriSchemeHttp && realm.Scheme != Uri.UriSchemeHttps))
+            throw new SignatureRegistryException($"the registry named '{challenge["realm"]}' as its token server, which is not an HTTP URL");
+        if (credentials is not null && !SameOrigin(realm, baseAddress) && realm.Scheme != Uri.UriSchemeHttps)
+            throw new SignatureRegistryException($"the registry's token server {realm.GetLeftPart(UriPartial.Authority)} is on another host and not HTTPS; refusing to send credentials there");
+        var query = new StringBuilder(realm.Query.Length > 1 ? realm.Query[1..] : "");
+        void Add(string name, string value)
+        {
+            if (query.Length > 0) query.Append('&');
+            query.Append(name).Append('=').Append(Uri.EscapeDataString(value));
+        }
+        if (challenge.TryGetValue("service", out var service)) Add("service", service);
+        // Distribution's scope is space-separated when several are challenged; the token server takes each as its own parameter.
+        foreach (var one in scope.Split(' ', StringSplitOptions.RemoveEmptyEntries)) Add("scope", one);
+        var url = new UriBuilder(realm) { Query = query.ToString() }.Uri;
+
+        var request = new HttpRequestMessage(HttpMethod.Get, url);
+        request.Headers.Authorization = credentials?.Header;
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+        var requestedAt = DateTimeOffset.UtcNow;
+        using var response = await SendCoreAsync(request, cancellationToken);
+        if (response.StatusCode != HttpStatusCode.OK)
+        {
+            await EnsureAsync(response, HttpStatusCode.OK, $"getting a registry token from {realm.GetLeftPart(UriPartial.Path)}", cancellationToken);
+            return null;
+        }
+        var body = await ReadLimitedAsync(response, 64 * 1024, "the token server's answer", cancellationToken);
+        string? token;
+        int expiresIn;
+        try
+        {
+            using var json = System.Text.Json.JsonDocument.Parse(body);
+            var root = json.RootElement;
+            token = root.TryGetProperty("token", out var t) && t.ValueKind == System.Text.Json.JsonValueKind.String ? t.GetString()
+                : root.TryGetProperty("access_token", out var a) && a.ValueKind == System.Text.Json.JsonValueKind.String ? a.GetString() : null;
+            // The token specification's default lifetime is 60 seconds.
+            expiresIn = root.TryGetProperty("expires_in", out var e) && e.TryGetInt32(out var seconds) && seconds > 0 ? seconds : 60;
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new SignatureRegistryException($"the token server's answer is not JSON: {e.Message}");
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new SignatureRegistryException($"the token server's answer is not a JSON object: {e.Message}");
+        }
+        if (string.IsNullOrEmpty(token)) throw new SignatureRegistryException("the token server's answer has no token");
+        var lifetime = TimeSpan.FromSeconds(expiresIn);
+        var useUntil = requestedAt + (lifetime > 2 * TokenSlack ? lifetime - TokenSlack : lifetime / 2);
+        lock (tokenLock) tokens[scope] = new TokenEntry(token, useUntil);
+        return token;
     }
 
     private async Task<HttpResponseMessage> SendCoreAsync(HttpRequestMessage request, CancellationToken cancellationToken)
@@ -282,8 +430,10 @@ public sealed partial class SignatureRegistry
         if (body.Length > 500) body = body[..500] + "…";
         var hint = response.StatusCode switch
         {
-            HttpStatusCode.Unauthorized when response.Headers.WwwAuthenticate.Any(h => h.Scheme.Equals("Bearer", StringComparison.OrdinalIgnoreCase))
-                => " (the registry wants token authentication, which this client does not support)",
+            HttpStatusCode.Unauthorized when BearerChallenge(response) is { } challenge && challenge.GetValueOrDefault("error") == "insufficient_scope"
+                => " (the registry token does not grant this: these credentials may not do that)",
+            HttpStatusCode.Unauthorized when BearerChallenge(response) is not null
+                => " (the registry wants a token and did not accept the one these credentials were given)",
             HttpStatusCode.Unauthorized => " (missing or wrong credentials)",
             HttpStatusCode.Forbidden => " (these credentials may not do that)",
             _ => "",
@@ -305,4 +455,8 @@ public sealed partial class SignatureRegistry
 
     [GeneratedRegex(@"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")]
     private static partial Regex TagPattern();
+
+    // One auth-param of a challenge: name="quoted \" string" or name=token.
+    [GeneratedRegex(@"(?<name>[A-Za-z0-9_-]+)\s*=\s*(?:""(?<quoted>(?:[^""\\]|\\.)*)""|(?<token>[^\s,]+))")]
+    private static partial Regex ChallengeParameter();
 }
