@@ -4,6 +4,8 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Dapper;
 using HealthTrain.Hub.Identity;
+using HealthTrain.Hub.Ledger;
+using HealthTrain.Trains.Protocol.Ledger;
 using HealthTrain.Hub.Merging;
 using HealthTrain.Hub.Storage;
 using HealthTrain.Trains.Protocol;
@@ -27,7 +29,7 @@ public enum JobReportOutcome
 /// Hands queued jobs to stations and takes their reports. Every state change is one transaction;
 /// the report that finishes a round also pools it and opens the next round or ends the run.
 /// </summary>
-public sealed class JobQueue(HubDatabase db, JobSignal signal, ILogger<JobQueue> log)
+public sealed class JobQueue(HubDatabase db, JobSignal signal, LedgerStore ledger, ILogger<JobQueue> log)
 {
     /// <summary>Extra lease beyond the train's own timeout: pull, input preparation and upload.</summary>
     private static readonly TimeSpan LeaseMargin = TimeSpan.FromMinutes(5);
@@ -75,6 +77,10 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, ILogger<JobQueue>
         var manifest = JsonSerializer.Deserialize<TrainManifest>(row.Manifest_Json, ProtocolJson.Options)!;
         c.Execute("UPDATE jobs SET state = @claimed, attempts = attempts + 1, claimed_at = @now, lease_until = @lease WHERE id = @id",
             new { claimed = JobStates.Claimed, now, lease = now + TimeSpan.FromSeconds(manifest.Resources.TimeoutSeconds) + LeaseMargin, id = row.Id }, tx);
+        ledger.Record(c, tx, LedgerKinds.JobDispatched, "hub", $"job/{row.Id}", new JsonObject
+        {
+            ["run"] = $"run/{row.Run_Id}", ["round"] = row.Round, ["station"] = station.Name, ["digest"] = row.Digest,
+        });
         tx.Commit();
         return new JobAssignment(row.Id, row.Run_Id, (int)row.Round, row.Train_Id, row.Name, row.Version,
             $"{row.Repository}@{row.Digest}", row.Digest, row.Manifest_Json, JsonNode.Parse(row.Parameters_Json)!.AsObject());
@@ -143,6 +149,10 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, ILogger<JobQueue>
             : StatisticsResultValidator.Validate(manifest, upload.Statistics);
         if (errors.Count > 0)
         {
+            ledger.Record(c, tx, LedgerKinds.JobRefused, "hub", $"job/{jobId}", new JsonObject
+            {
+                ["stage"] = "hub", ["reason"] = "the result does not match the train manifest",
+            });
             Finish(c, tx, jobId, JobStates.Failed, "hub: result refused: " + string.Join("; ", errors), null, null, upload.Timings, now, upload.Inputs);
             tx.Commit();
             return (JobReportOutcome.Refused, errors);
@@ -151,6 +161,7 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, ILogger<JobQueue>
         var digest = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(payload)));
         c.Execute("INSERT INTO results (job_id, digest, payload_json, received_at) VALUES (@jobId, @digest, @payload, @now)",
             new { jobId, digest, payload, now }, tx);
+        ledger.Record(c, tx, LedgerKinds.ResultUploaded, station.Name, $"job/{jobId}", new JsonObject { ["digest"] = digest });
         Finish(c, tx, jobId, JobStates.Succeeded, null, null, null, upload.Timings, now, upload.Inputs);
         tx.Commit();
         return (JobReportOutcome.Accepted, []);
@@ -163,6 +174,11 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, ILogger<JobQueue>
         var job = OpenJob(c, tx, station, jobId);
         if (job.Outcome != JobReportOutcome.Accepted) return job.Outcome;
         var stage = string.IsNullOrWhiteSpace(report.Stage) ? "station" : report.Stage.Trim();
+        // A train that ran and failed was executed; one stopped before it ran was refused by the station.
+        ledger.Record(c, tx, stage is "run" or "collect" ? LedgerKinds.JobExecuted : LedgerKinds.JobRefused, station.Name, $"job/{jobId}", new JsonObject
+        {
+            ["stage"] = stage, ["outcome"] = "failed", ["exitCode"] = report.ExitCode,
+        });
         Finish(c, tx, jobId, JobStates.Failed, $"{stage}: {report.Reason}", report.ExitCode, Truncate(report.LogTail, 8000), report.Timings, DateTimeOffset.UtcNow, report.Inputs);
         tx.Commit();
         return JobReportOutcome.Accepted;
@@ -225,6 +241,16 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, ILogger<JobQueue>
         }
         c.Execute("UPDATE rounds SET state = 'completed', finished_at = @now, pooled_json = @pooled WHERE run_id = @runId AND number = @round",
             new { now, pooled, runId, round }, tx);
+        var inputs = c.Query<(string Station, string Digest)>("""
+            SELECT s.name, res.digest FROM jobs j JOIN results res ON res.job_id = j.id JOIN identities s ON s.id = j.station_id
+            WHERE j.run_id = @runId AND j.round = @round AND j.state = @succeeded ORDER BY s.name
+            """, new { runId, round, succeeded = JobStates.Succeeded }, tx);
+        var merged = new JsonObject();
+        foreach (var (name, resultDigest) in inputs) merged[name] = resultDigest;
+        ledger.Record(c, tx, LedgerKinds.MergeCompleted, "hub", $"run/{runId}/round/{round}", new JsonObject
+        {
+            ["results"] = merged, ["pooled"] = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(pooled))),
+        });
         var rounds = c.ExecuteScalar<long>("SELECT rounds FROM runs WHERE id = @runId", new { runId }, tx);
         if (round < rounds)
         {

@@ -2,6 +2,8 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Dapper;
 using HealthTrain.Hub.Identity;
+using HealthTrain.Hub.Ledger;
+using HealthTrain.Trains.Protocol.Ledger;
 using HealthTrain.Hub.Storage;
 using HealthTrain.Trains.Protocol;
 using Microsoft.Data.Sqlite;
@@ -9,7 +11,7 @@ using Microsoft.Data.Sqlite;
 namespace HealthTrain.Hub.Runs;
 
 /// <summary>Creates runs and reads them back with their rounds, jobs and pooled results.</summary>
-public sealed class RunStore(HubDatabase db, JobSignal signal)
+public sealed class RunStore(HubDatabase db, JobSignal signal, LedgerStore ledger)
 {
     /// <summary>Creates the run, its first round and one queued job per station, in one transaction.</summary>
     public long Create(Caller owner, TrainInfo train, IReadOnlyList<long> stationIds, int rounds, JsonObject parameters)
@@ -22,6 +24,14 @@ public sealed class RunStore(HubDatabase db, JobSignal signal)
             VALUES (@train, @owner, @state, @rounds, 1, @parameters, @now) RETURNING id
             """, new { train = train.Id, owner = owner.Id, state = RunStates.Running, rounds, parameters = parameters.ToJsonString(), now }, tx);
         QueueRound(c, tx, runId, 1, stationIds, now);
+        var stations = c.Query<string>("SELECT name FROM identities WHERE id IN @stationIds ORDER BY name", new { stationIds }, tx);
+        ledger.Record(c, tx, LedgerKinds.RunCreated, owner.Name, $"run/{runId}", new JsonObject
+        {
+            ["train"] = $"train/{train.Id}", ["digest"] = train.Digest, ["rounds"] = rounds,
+            ["stations"] = new JsonArray([.. stations.Select(s => (JsonNode)s)]),
+            // As text: canonical JSON refuses numbers a double cannot hold exactly, and parameters may be any integer.
+            ["parameters"] = parameters.ToJsonString(),
+        });
         tx.Commit();
         signal.Notify();
         return runId;

@@ -1,6 +1,9 @@
 using System.Text.Json;
 using Dapper;
+using System.Text.Json.Nodes;
 using HealthTrain.Hub.Identity;
+using HealthTrain.Hub.Ledger;
+using HealthTrain.Trains.Protocol.Ledger;
 using HealthTrain.Hub.Registry;
 using HealthTrain.Hub.Storage;
 using HealthTrain.Trains.Protocol;
@@ -63,7 +66,7 @@ public static class TrainEndpoints
 }
 
 /// <summary>The hub's record of submitted trains.</summary>
-public sealed class TrainCatalog(HubDatabase db)
+public sealed class TrainCatalog(HubDatabase db, LedgerStore ledger)
 {
     private const string Select = """
         SELECT t.id, i.name AS owner, t.repository, t.name, t.version, t.digest, t.kind, t.manifest_json, t.submitted_at
@@ -86,6 +89,10 @@ public sealed class TrainCatalog(HubDatabase db)
                   json = JsonSerializer.Serialize(manifest, ProtocolJson.Options), now = DateTimeOffset.UtcNow }, tx);
         var created = c.QuerySingle<TrainRow>(Select + " WHERE t.repository = @repository AND t.version = @version",
             new { repository, version = manifest.Version }, tx);
+        ledger.Record(c, tx, LedgerKinds.TrainSubmitted, owner.Name, $"train/{created.Id}", new JsonObject
+        {
+            ["repository"] = repository, ["version"] = manifest.Version, ["digest"] = digest, ["kind"] = manifest.Kind,
+        });
         tx.Commit();
         return (created.ToInfo(), true);
     }

@@ -1,4 +1,7 @@
+using System.Net.Http.Json;
+using System.Text.Json;
 using HealthTrain.Cli.Hub;
+using HealthTrain.Trains.Protocol.Ledger;
 using HealthTrain.Examples.CohortStats;
 using HealthTrain.Trains.Protocol;
 
@@ -66,6 +69,32 @@ public sealed class CohortStatsRunTests(FederationFixture f)
         Assert.Equal(31, pooled.Statistics.Single(s => s.Name == "type2_diabetes_patients").Value);
         Assert.Equal(4116, pooled.Statistics.Single(s => s.Name == "bmi").N);
         Assert.Equal(1452, pooled.Statistics.Single(s => s.Name == "hba1c").N);
+    }
+
+    [Fact]
+    public async Task Every_step_of_a_run_is_in_the_ledger_by_the_identity_that_took_it()
+    {
+        var train = await new TrainPublisher(f.Docker, f.Alice).PushAsync(f.Misbehaving.Reference);
+        var run = await f.RunToEndAsync(train, ["hospital-a", "hospital-c"]);
+        Assert.Equal(RunStates.Completed, run.State);
+
+        using var http = new HttpClient { BaseAddress = f.Federation.HubUrl };
+        http.DefaultRequestHeaders.Authorization = new("Bearer", f.Federation.OperatorToken);
+        var head = await http.GetFromJsonAsync<JsonElement>("/api/ledger/head", ProtocolJson.Api);
+        var size = head.GetProperty("treeSize").GetInt64();
+        var entries = new List<LedgerEntry>();
+        for (long from = 0; from < size; from += 1000)
+            entries.AddRange((await http.GetFromJsonAsync<List<LedgerRecord>>($"/api/ledger/entries?from={from}&count=1000", ProtocolJson.Api))!
+                .Select(r => LedgerEntry.Parse(r.Leaf)));
+
+        var jobs = run.Jobs.Select(j => $"job/{j.Id}").ToHashSet();
+        Assert.Contains(entries, e => e.Kind == LedgerKinds.RunCreated && e.Subject == $"run/{run.Id}" && e.Actor == "alice");
+        Assert.Equal(2, entries.Count(e => e.Kind == LedgerKinds.JobDispatched && jobs.Contains(e.Subject)));
+        var uploads = entries.Where(e => e.Kind == LedgerKinds.ResultUploaded && jobs.Contains(e.Subject)).ToList();
+        Assert.Equal(["hospital-a", "hospital-c"], uploads.Select(e => e.Actor).Order());
+        Assert.All(uploads, u => Assert.Equal(run.Jobs.Single(j => $"job/{j.Id}" == u.Subject).ResultDigest, (string?)u.Payload["digest"]));
+        var merge = Assert.Single(entries, e => e.Kind == LedgerKinds.MergeCompleted && e.Subject == $"run/{run.Id}/round/1");
+        Assert.Equal(2, merge.Payload["results"]!.AsObject().Count);
     }
 
     private static void AssertClose(double expected, double actual, string what) =>

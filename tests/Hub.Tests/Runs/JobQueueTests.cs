@@ -1,4 +1,6 @@
 using HealthTrain.Hub.Identity;
+using HealthTrain.Hub.Ledger;
+using HealthTrain.Trains.Protocol.Ledger;
 using HealthTrain.Hub.Runs;
 using HealthTrain.Hub.Storage;
 using HealthTrain.Hub.Trains;
@@ -14,6 +16,7 @@ public sealed class JobQueueTests : IDisposable
     private readonly Identities _identities;
     private readonly RunStore _runs;
     private readonly JobQueue _queue;
+    private readonly LedgerStore _ledger;
     private readonly Caller _alice, _station, _other;
     private readonly TrainInfo _train;
 
@@ -29,13 +32,14 @@ public sealed class JobQueueTests : IDisposable
         _db.Migrate();
         _identities = new Identities(_db);
         var signal = new JobSignal();
-        _runs = new RunStore(_db, signal);
-        _queue = new JobQueue(_db, signal, NullLogger<JobQueue>.Instance);
+        _ledger = new LedgerStore(_db, LedgerSigner.FromKey(System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256)));
+        _runs = new RunStore(_db, signal, _ledger);
+        _queue = new JobQueue(_db, signal, _ledger, NullLogger<JobQueue>.Instance);
         _identities.Create("alice", Roles.Researcher);
         _identities.Create("st-1", Roles.Station);
         _identities.Create("st-2", Roles.Station);
         (_alice, _station, _other) = (_identities.FindByName("alice")!, _identities.FindByName("st-1")!, _identities.FindByName("st-2")!);
-        _train = new TrainCatalog(_db).Register(_alice, "alice/stats", "sha256:aa", Manifest).Train;
+        _train = new TrainCatalog(_db, _ledger).Register(_alice, "alice/stats", "sha256:aa", Manifest).Train;
     }
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
@@ -63,6 +67,26 @@ public sealed class JobQueueTests : IDisposable
         var pooled = _runs.Results(runId, _alice)!.Rounds.Single().Pooled!;
         Assert.Equal(["st-2"], pooled.Stations);
         Assert.Equal(5, pooled.Statistics.Single().Value);
+
+        // Every step is in the ledger, in order, by the identity that acted.
+        var head = _ledger.Head();
+        var entries = _ledger.Entries(0, (int)head.TreeSize).Select(r => LedgerEntry.Parse(r.Leaf)).ToList();
+        Assert.Equal(
+            [(LedgerKinds.TrainSubmitted, "alice"), (LedgerKinds.RunCreated, "alice"), (LedgerKinds.JobDispatched, "hub"), (LedgerKinds.JobDispatched, "hub"),
+             (LedgerKinds.ResultUploaded, "st-2"), (LedgerKinds.JobExecuted, "st-1"), (LedgerKinds.MergeCompleted, "hub")],
+            entries.Select(e => (e.Kind, e.Actor)));
+        Assert.Equal($"run/{runId}/round/1", entries[^1].Subject);
+        Assert.StartsWith("sha256:", (string)entries[^1].Payload["results"]!["st-2"]!);
+    }
+
+    [Fact]
+    public void Any_parameter_value_can_be_recorded_in_the_ledger()
+    {
+        // Canonical JSON holds only numbers a double represents exactly; a run's parameters may be any integer.
+        var runId = _runs.Create(_alice, _train, [_station.Id], 1, new System.Text.Json.Nodes.JsonObject { ["limit"] = long.MaxValue });
+        var created = _ledger.Entries(0, 10).Select(r => LedgerEntry.Parse(r.Leaf)).Single(e => e.Kind == LedgerKinds.RunCreated);
+        Assert.Equal($"run/{runId}", created.Subject);
+        Assert.Contains("9223372036854775807", (string)created.Payload["parameters"]!);
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using HealthTrain.Hub.Identity;
+using HealthTrain.Hub.Ledger;
 using HealthTrain.Hub.Storage;
 using HealthTrain.Hub.Trains;
 using HealthTrain.Trains.Protocol;
@@ -23,7 +24,7 @@ public sealed class TrainCatalogTests : IDisposable
         _db = new HubDatabase(Path.Combine(_dir, "hub.db"));
         _db.Migrate();
         _identities = new Identities(_db);
-        _catalog = new TrainCatalog(_db);
+        _catalog = new TrainCatalog(_db, new LedgerStore(_db, LedgerSigner.FromKey(System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256))));
     }
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
