@@ -26,6 +26,7 @@ try
         "login" => await IdentityCommands.LoginAsync(rest, output),
         "whoami" => await IdentityCommands.WhoAmIAsync(rest, output),
         "data" => DataCommands.Run(rest, output),
+        "ledger" => await LedgerCommands.RunAsync(rest.Required(0, "a ledger command: verify|show"), rest, output),
         _ => throw new UsageException($"unknown command '{args[0]}'"),
     };
 }
@@ -90,6 +91,8 @@ internal static class Usage
           healthtrain run watch|show|results RUN [--json]
           healthtrain run list
           healthtrain station list                 stations you can run at
+          healthtrain ledger verify [--state FILE] check the hub's provenance ledger (exit 1: tampered)
+          healthtrain ledger show [--from N] [--count N]   list ledger entries
 
         Operators:
           healthtrain identity add NAME --role researcher|station|operator

@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using HealthTrain.Trains.Protocol;
+using HealthTrain.Trains.Protocol.Ledger;
 
 namespace HealthTrain.Cli.Hub;
 
@@ -42,6 +43,15 @@ public sealed class HubApiClient(HubConnection connection) : IDisposable
     public Task<List<RunInfo>> ListRunsAsync(CancellationToken ct = default) => GetAsync<List<RunInfo>>("/api/runs", ct);
     public Task<RunInfo> GetRunAsync(long id, CancellationToken ct = default) => GetAsync<RunInfo>($"/api/runs/{id}", ct);
     public Task<RunResults> GetResultsAsync(long id, CancellationToken ct = default) => GetAsync<RunResults>($"/api/runs/{id}/results", ct);
+
+    public Task<LedgerKey> GetLedgerKeyAsync(CancellationToken ct = default) => GetAsync<LedgerKey>("/api/ledger/key", ct);
+    public Task<SignedTreeHead> GetLedgerHeadAsync(CancellationToken ct = default) => GetAsync<SignedTreeHead>("/api/ledger/head", ct);
+    public Task<List<LedgerRecord>> GetLedgerEntriesAsync(long from, int count, CancellationToken ct = default) =>
+        GetAsync<List<LedgerRecord>>($"/api/ledger/entries?from={from}&count={count}", ct);
+    public Task<InclusionProof> GetInclusionProofAsync(long index, long treeSize, CancellationToken ct = default) =>
+        GetAsync<InclusionProof>($"/api/ledger/proof/inclusion?index={index}&treeSize={treeSize}", ct);
+    public Task<ConsistencyProof> GetConsistencyProofAsync(long from, long to, CancellationToken ct = default) =>
+        GetAsync<ConsistencyProof>($"/api/ledger/proof/consistency?from={from}&to={to}", ct);
 
     /// <summary>Polls until the run leaves the running state, reporting each change of its jobs.</summary>
     public async Task<RunInfo> WaitForRunAsync(long id, Action<RunInfo>? onChange, TimeSpan timeout, CancellationToken ct = default)

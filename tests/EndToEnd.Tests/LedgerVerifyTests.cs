@@ -1,0 +1,188 @@
+using System.Text.RegularExpressions;
+using HealthTrain.Cli;
+using HealthTrain.Cli.Commands;
+using HealthTrain.Cli.Demo;
+using HealthTrain.Cli.Hub;
+using HealthTrain.Trains.Protocol;
+using Microsoft.Data.Sqlite;
+
+namespace HealthTrain.EndToEnd.Tests;
+
+/// <summary>
+/// <c>healthtrain ledger verify</c> against a hub whose database is tampered with directly. Each test runs its own small
+/// federation (no stations): the shared fixture's hub serves the other tests and must stay sound; the fixture only lends its built images.
+/// </summary>
+[Collection(FederationCollection.Name)]
+public sealed partial class LedgerVerifyTests(FederationFixture f)
+{
+    private sealed class Ledgered(LocalFederation federation, HubApiClient researcher, string root, string database) : IAsyncDisposable
+    {
+        public LocalFederation Federation { get; } = federation;
+        public HubApiClient Researcher { get; } = researcher;
+        public string Root { get; } = root;
+        public string Database { get; } = database;
+        public string StatePath => Path.Combine(Root, "ledger-state.json");
+        public long TrainId { get; set; }
+
+        public async Task AddRunsAsync(int count)
+        {
+            for (var i = 0; i < count; i++) await Researcher.StartRunAsync(new RunRequest(TrainId, ["absent-station"]));
+        }
+
+        public async Task<(int Code, string Output)> VerifyAsync(string? statePath = null)
+        {
+            var text = new StringWriter();
+            var code = await LedgerCommands.RunAsync("verify", new CliArgs(["verify", "--hub", Federation.HubUrl.ToString(),
+                "--token", Researcher.Connection.Token, "--state", statePath ?? StatePath]), text);
+            return (code, text.ToString());
+        }
+
+        public void Sql(string sql, params (string Name, object Value)[] parameters)
+        {
+            using var c = new SqliteConnection($"Data Source={Database};Pooling=False");
+            c.Open();
+            using var command = c.CreateCommand();
+            command.CommandText = sql;
+            foreach (var (name, value) in parameters) command.Parameters.AddWithValue(name, value);
+            command.ExecuteNonQuery();
+        }
+
+        public byte[] Leaf(long index)
+        {
+            using var c = new SqliteConnection($"Data Source={Database};Pooling=False");
+            c.Open();
+            using var command = c.CreateCommand();
+            command.CommandText = "SELECT leaf FROM ledger_entries WHERE idx = $i";
+            command.Parameters.AddWithValue("$i", index);
+            return (byte[])command.ExecuteScalar()!;
+        }
+
+        public void SetLeaf(long index, byte[] leaf) => Sql("UPDATE ledger_entries SET leaf = $l WHERE idx = $i", ("$l", leaf), ("$i", index));
+
+        public async ValueTask DisposeAsync()
+        {
+            Researcher.Dispose();
+            await Federation.DisposeAsync();
+            SqliteConnection.ClearAllPools();
+            try { Directory.Delete(Root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
+
+    /// <summary>A fresh federation whose ledger holds a train submission and <paramref name="runs"/> run creations.</summary>
+    private async Task<Ledgered> StartAsync(int runs)
+    {
+        var root = Directory.CreateTempSubdirectory("ht-ledger-e2e-").FullName;
+        var federation = await LocalFederation.StartAsync(new FederationOptions(root)
+        {
+            // Shared between these tests, so the train's layers are uploaded once.
+            RegistryStorageDir = Path.Combine(f.Root, "ledger-test-registry"),
+        });
+        var alice = await federation.AddResearcherAsync("alice");
+        await federation.Operator.CreateIdentityAsync("absent-station", Roles.Station);
+        var ledgered = new Ledgered(federation, alice, root, Path.Combine(root, "hub", "hub.db"));
+        Assert.True(File.Exists(ledgered.Database), $"no hub database at {ledgered.Database}");
+        ledgered.TrainId = (await new TrainPublisher(f.Docker, alice).PushAsync(f.Misbehaving.Reference)).Id;
+        await ledgered.AddRunsAsync(runs);
+        return ledgered;
+    }
+
+    [GeneratedRegex(@"entry (\d+):")]
+    private static partial Regex NamedEntry();
+
+    private static long[] Named(string output) => [.. NamedEntry().Matches(output).Select(m => long.Parse(m.Groups[1].Value)).Distinct().Order()];
+
+    [Fact]
+    public async Task Verify_passes_pins_the_key_and_names_changed_deleted_and_swapped_entries()
+    {
+        await using var fed = await StartAsync(runs: 5);
+
+        var (code, output) = await fed.VerifyAsync();
+        Assert.True(code == 0, output);
+        Assert.Matches(@"^ledger OK: 6 entries, root [0-9a-f]{64}", output);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(fed.StatePath));
+        var state = File.ReadAllText(fed.StatePath);
+
+        var show = new StringWriter();
+        Assert.Equal(0, await LedgerCommands.RunAsync("show", new CliArgs(["show", "--hub", fed.Federation.HubUrl.ToString(),
+            "--token", fed.Researcher.Connection.Token, "--from", "1", "--count", "3"]), show));
+        var lines = show.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Assert.Equal(3, lines.Length);
+        Assert.All(lines, l => Assert.Matches(@"^\d+\s+\S+Z\s+run\.created\s+alice\s+run/\d+$", l));
+
+        // One byte flipped inside entry 2's stored leaf.
+        var original = fed.Leaf(2);
+        var flipped = (byte[])original.Clone();
+        flipped[flipped.Length / 2] ^= 0x01;
+        fed.SetLeaf(2, flipped);
+        (code, output) = await fed.VerifyAsync();
+        Assert.True(code == 1, output);
+        Assert.Equal([2L], Named(output));
+        Assert.Equal(state, File.ReadAllText(fed.StatePath));
+        fed.SetLeaf(2, original);
+        Assert.True((await fed.VerifyAsync()).Code == 0);
+
+        // Entry 4's row deleted.
+        var deleted = fed.Leaf(4);
+        fed.Sql("DELETE FROM ledger_entries WHERE idx = 4");
+        (code, output) = await fed.VerifyAsync();
+        Assert.True(code == 1, output);
+        Assert.Equal([4L], Named(output));
+        Assert.Contains("does not serve this entry", output);
+        Assert.Equal(state, File.ReadAllText(fed.StatePath));
+        fed.Sql("INSERT INTO ledger_entries (idx, leaf, leaf_hash) VALUES (4, $l, $h)", ("$l", deleted),
+            ("$h", HealthTrain.Trains.Protocol.Ledger.Rfc6962.LeafHash(deleted)));
+        Assert.True((await fed.VerifyAsync()).Code == 0);
+
+        // Entries 1 and 3 swapped.
+        var (one, three) = (fed.Leaf(1), fed.Leaf(3));
+        fed.SetLeaf(1, three);
+        fed.SetLeaf(3, one);
+        (code, output) = await fed.VerifyAsync();
+        Assert.True(code == 1, output);
+        Assert.Equal([1L, 3L], Named(output));
+        fed.SetLeaf(1, one);
+        fed.SetLeaf(3, three);
+        Assert.True((await fed.VerifyAsync()).Code == 0);
+
+        // A hub that now serves another ledger key is refused outright.
+        File.WriteAllText(fed.StatePath, state.Replace(Regex.Match(state, "\"keyId\":\"([0-9a-f]{64})\"").Groups[1].Value, new string('0', 64)));
+        (code, output) = await fed.VerifyAsync();
+        Assert.True(code == 1, output);
+        Assert.Contains("ledger key changed", output);
+    }
+
+    [Fact]
+    public async Task Verify_with_saved_state_reports_history_rewritten_after_the_last_check()
+    {
+        await using var fed = await StartAsync(runs: 4);
+        var (code, output) = await fed.VerifyAsync();
+        Assert.True(code == 0, output);
+        Assert.StartsWith("ledger OK: 5 entries", output);
+
+        // The hub grows honestly: a later check proves it only appended.
+        await fed.AddRunsAsync(1);
+        (code, output) = await fed.VerifyAsync();
+        Assert.True(code == 0, output);
+        Assert.StartsWith("ledger OK: 6 entries", output);
+        Assert.Contains("extends the head of 5 entries", output);
+        var state = File.ReadAllText(fed.StatePath);
+
+        // Cut entries 4 and 5 (rows, tree nodes and heads), so the hub appends new entries in their place and re-signs.
+        const long keep = 4;
+        fed.Sql("DELETE FROM ledger_entries WHERE idx >= $k", ("$k", keep));
+        fed.Sql("DELETE FROM ledger_nodes WHERE (idx + 1) * (1 << level) > $k", ("$k", keep));
+        fed.Sql("DELETE FROM ledger_heads WHERE tree_size > $k", ("$k", keep));
+        await fed.AddRunsAsync(3);
+
+        // A client without history sees a sound ledger of 7 entries...
+        (code, output) = await fed.VerifyAsync(Path.Combine(fed.Root, "fresh-state.json"));
+        Assert.True(code == 0, output);
+        Assert.StartsWith("ledger OK: 7 entries", output);
+        // ...but the saved head of 6 entries is not a prefix of it.
+        (code, output) = await fed.VerifyAsync();
+        Assert.True(code == 1, output);
+        Assert.Contains("history was rewritten", output);
+        Assert.Contains("size 6", output);
+        Assert.Equal(state, File.ReadAllText(fed.StatePath));
+    }
+}
