@@ -19,6 +19,7 @@ builder.Services.AddSingleton<TrainCatalog>();
 builder.Services.AddSingleton<JobSignal>();
 builder.Services.AddSingleton<RunStore>();
 builder.Services.AddSingleton<JobQueue>();
+builder.Services.AddSingleton<RunProvenance>();
 builder.Services.AddHostedService<LeaseSweeper>();
 builder.Services.AddSingleton(_ => LedgerSigner.LoadOrCreate(Path.Combine(options.DataDir, "ledger-key.pem")));
 builder.Services.AddSingleton<LedgerStore>();

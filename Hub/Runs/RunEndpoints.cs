@@ -14,6 +14,8 @@ public static class RunEndpoints
         group.MapGet("", (HttpContext http, RunStore runs) => runs.List(http.User.Caller()));
         group.MapGet("/{id:long}", (long id, HttpContext http, RunStore runs) =>
             runs.Find(id, http.User.Caller()) is { } run ? Results.Ok(run) : Results.NotFound(new ApiError($"no run {id}")));
+        group.MapGet("/{id:long}/prov", (long id, HttpContext http, RunProvenance provenance) =>
+            provenance.Export(id, http.User.Caller()) is { } prov ? Results.Text(prov.ToJsonString(), "application/json") : Results.NotFound(new ApiError($"no run {id}")));
         group.MapGet("/{id:long}/results", (long id, HttpContext http, RunStore runs) =>
             runs.Results(id, http.User.Caller()) is { } results ? Results.Ok(results) : Results.NotFound(new ApiError($"no run {id}")));
         app.MapGet("/api/stations", (Identities identities) => identities.List().Where(i => i.Role == Roles.Station))

@@ -89,6 +89,7 @@ internal static class Usage
           healthtrain train verify IMAGE --key PUB.pem [--key …]   which of these keys signed it (exit 1: none)
           healthtrain run start TRAIN --stations a,b [--param k=v] [--watch]
           healthtrain run watch|show|results RUN [--json]
+          healthtrain run prov RUN                 the run's provenance as W3C PROV-JSON
           healthtrain run list
           healthtrain station list                 stations you can run at
           healthtrain ledger verify [--state FILE] check the hub's provenance ledger (exit 1: tampered)

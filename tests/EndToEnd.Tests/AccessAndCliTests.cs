@@ -67,6 +67,12 @@ public sealed class AccessAndCliTests(FederationFixture f)
         var results = JsonSerializer.Deserialize<RunResults>(json.ToString(), ProtocolJson.Api)!;
         Assert.Equal(expected, results.Rounds.Single().Pooled!.Statistics.Single().Value);
 
+        var prov = new StringWriter();
+        Assert.Equal(0, await RunCommands.RunAsync("prov", new CliArgs(["prov", run.Id.ToString(), "--hub", f.Federation.HubUrl.ToString(), "--token", f.Alice.Connection.Token], "json"), prov));
+        var agents = System.Text.Json.Nodes.JsonNode.Parse(prov.ToString())!["agent"]!.AsObject().Select(a => a.Key).ToList();
+        Assert.Contains("ht:identity/hospital-a", agents);
+        Assert.Contains("ht:identity/hospital-c", agents);
+
         var typo = await Assert.ThrowsAsync<UsageException>(() => RunCommands.RunAsync("results", new CliArgs(Args("--jsn", "yes"), "json"), new StringWriter()));
         Assert.Equal("unknown option(s): --jsn", typo.Message);
     }

@@ -72,7 +72,7 @@ public sealed class CohortStatsRunTests(FederationFixture f)
     }
 
     [Fact]
-    public async Task Every_step_of_a_run_is_in_the_ledger_by_the_identity_that_took_it()
+    public async Task Every_step_of_a_run_is_in_the_ledger_and_in_its_prov_export()
     {
         var train = await new TrainPublisher(f.Docker, f.Alice).PushAsync(f.Misbehaving.Reference);
         var run = await f.RunToEndAsync(train, ["hospital-a", "hospital-c"]);
@@ -95,6 +95,30 @@ public sealed class CohortStatsRunTests(FederationFixture f)
         Assert.All(uploads, u => Assert.Equal(run.Jobs.Single(j => $"job/{j.Id}" == u.Subject).ResultDigest, (string?)u.Payload["digest"]));
         var merge = Assert.Single(entries, e => e.Kind == LedgerKinds.MergeCompleted && e.Subject == $"run/{run.Id}/round/1");
         Assert.Equal(2, merge.Payload["results"]!.AsObject().Count);
+
+        // The run's W3C PROV-JSON export names every agent, execution and result, each with its ledger entry.
+        using var researcher = new HttpClient { BaseAddress = f.Federation.HubUrl };
+        researcher.DefaultRequestHeaders.Authorization = new("Bearer", f.Alice.Connection.Token);
+        var prov = System.Text.Json.Nodes.JsonNode.Parse(await researcher.GetStringAsync($"/api/runs/{run.Id}/prov"))!.AsObject();
+        var agents = prov["agent"]!.AsObject();
+        Assert.Equal(["ht:hub", "ht:identity/alice", "ht:identity/hospital-a", "ht:identity/hospital-c"], agents.Select(a => a.Key).Order());
+        foreach (var job in run.Jobs)
+        {
+            var execution = prov["activity"]![$"ht:job/{job.Id}"]!;
+            Assert.Equal(entries.Single(e => e.Kind == LedgerKinds.JobDispatched && e.Subject == $"job/{job.Id}").Index, (long)execution["ht:ledgerEntry"]!);
+            var result = prov["entity"]![$"ht:result/job/{job.Id}"]!;
+            Assert.Equal(job.ResultDigest, (string?)result["ht:digest"]);
+            Assert.Equal(uploads.Single(u => u.Subject == $"job/{job.Id}").Index, (long)result["ht:ledgerEntry"]!);
+            Assert.Contains(prov["wasAssociatedWith"]!.AsObject(), a =>
+                (string?)a.Value!["prov:activity"] == $"ht:job/{job.Id}" && (string?)a.Value["prov:agent"] == $"ht:identity/{job.Station}");
+        }
+        Assert.Equal(merge.Index, (long)prov["activity"]![$"ht:merge/run/{run.Id}/round/1"]!["ht:ledgerEntry"]!);
+        Assert.Equal(2, prov["wasDerivedFrom"]!.AsObject().Count);
+        // Another researcher gets nothing.
+        using var bob = await f.Federation.AddResearcherAsync("prov-" + Guid.NewGuid().ToString("N")[..6]);
+        using var other = new HttpClient { BaseAddress = f.Federation.HubUrl };
+        other.DefaultRequestHeaders.Authorization = new("Bearer", bob.Connection.Token);
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, (await other.GetAsync($"/api/runs/{run.Id}/prov")).StatusCode);
     }
 
     private static void AssertClose(double expected, double actual, string what) =>

@@ -61,6 +61,14 @@ public static class RunCommands
                 }
                 return results.State == RunStates.Failed ? 1 : 0;
             }
+            case "prov":
+            {
+                var id = RunId(args);
+                using var hub = new HubApiClient(HubProfile.Resolve(args));
+                args.RejectUnknown();
+                output.WriteLine((await hub.GetProvenanceAsync(id)).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+                return 0;
+            }
             case "list":
             {
                 using var hub = new HubApiClient(HubProfile.Resolve(args));
@@ -70,7 +78,7 @@ public static class RunCommands
                 return 0;
             }
             default:
-                throw new UsageException($"unknown command 'run {verb}'; try: run start|show|watch|results|list");
+                throw new UsageException($"unknown command 'run {verb}'; try: run start|show|watch|results|prov|list");
         }
     }
 

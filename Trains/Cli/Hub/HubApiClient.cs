@@ -42,6 +42,8 @@ public sealed class HubApiClient(HubConnection connection) : IDisposable
     public Task<RunInfo> StartRunAsync(RunRequest request, CancellationToken ct = default) => PostAsync<RunInfo>("/api/runs", request, ct);
     public Task<List<RunInfo>> ListRunsAsync(CancellationToken ct = default) => GetAsync<List<RunInfo>>("/api/runs", ct);
     public Task<RunInfo> GetRunAsync(long id, CancellationToken ct = default) => GetAsync<RunInfo>($"/api/runs/{id}", ct);
+    public Task<System.Text.Json.Nodes.JsonObject> GetProvenanceAsync(long id, CancellationToken ct = default) =>
+        GetAsync<System.Text.Json.Nodes.JsonObject>($"/api/runs/{id}/prov", ct);
     public Task<RunResults> GetResultsAsync(long id, CancellationToken ct = default) => GetAsync<RunResults>($"/api/runs/{id}/results", ct);
 
     public Task<LedgerKey> GetLedgerKeyAsync(CancellationToken ct = default) => GetAsync<LedgerKey>("/api/ledger/key", ct);
