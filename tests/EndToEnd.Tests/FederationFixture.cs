@@ -84,6 +84,21 @@ public sealed class FederationFixture : IAsyncLifetime
         return dir;
     }
 
+    /// <summary>Pushes tag images as HOST:PORT/…; every federation has a new port, so its tags are removed rather than left to pile up.</summary>
+    private async Task UntagPushedImagesAsync(string registryHost)
+    {
+        try
+        {
+            foreach (var image in await Docker.Images.ListImagesAsync(new Docker.DotNet.Models.ImagesListParameters()))
+                foreach (var tag in (image.RepoTags ?? []).Where(t => t.StartsWith(registryHost + "/", StringComparison.Ordinal)))
+                    await Docker.Images.DeleteImageAsync(tag, new Docker.DotNet.Models.ImageDeleteParameters());
+        }
+        catch (Docker.DotNet.DockerApiException)
+        {
+            // Cleanup only: an image still in use keeps its tag.
+        }
+    }
+
     /// <summary>Starts a run and waits for it to end.</summary>
     public async Task<RunInfo> RunToEndAsync(TrainInfo train, IReadOnlyList<string> stations, Dictionary<string, System.Text.Json.JsonElement>? parameters = null)
     {
@@ -93,12 +108,17 @@ public sealed class FederationFixture : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        if (Federation is not null) await Federation.DisposeAsync();
+        if (Federation is not null)
+        {
+            await UntagPushedImagesAsync(Federation.HubUrl.Authority);
+            await Federation.DisposeAsync();
+        }
         Alice?.Dispose();
         Docker.Dispose();
         try { Directory.Delete(_root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 }
+
 
 [CollectionDefinition(Name)]
 public sealed class FederationCollection : ICollectionFixture<FederationFixture>
