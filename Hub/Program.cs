@@ -16,6 +16,12 @@ builder.Services.AddSingleton(options);
 builder.Services.AddSingleton(_ => new HubDatabase(Path.Combine(options.DataDir, "hub.db")));
 builder.Services.AddSingleton<Identities>();
 builder.Services.AddSingleton<TrainCatalog>();
+builder.Services.AddSingleton<IdentityKeys>();
+// Transient: they hold the typed registry client, which must not live for the hub's lifetime.
+builder.Services.AddTransient<TrainChecks>();
+builder.Services.AddTransient<TrainPublication>();
+builder.Services.AddSingleton<HubSignatureRegistry>();
+builder.Services.AddSingleton(_ => PublicationKey.LoadOrCreate(Path.Combine(options.DataDir, "publication-key.pem")));
 builder.Services.AddSingleton<JobSignal>();
 builder.Services.AddSingleton<RunStore>();
 builder.Services.AddSingleton<JobQueue>();
@@ -42,11 +48,14 @@ var app = builder.Build();
 var db = app.Services.GetRequiredService<HubDatabase>();
 db.Migrate();
 BootstrapOperator(app.Services.GetRequiredService<Identities>(), options, app.Logger);
+// Created at first start, so its public half is there for station operators to pin before any train is published.
+app.Services.GetRequiredService<PublicationKey>();
 
 app.UseAuthentication();
 app.UseAuthorization();
 app.MapGet("/healthz", () => Results.Ok(new { status = "ok" })).AllowAnonymous();
 app.MapIdentityEndpoints();
+app.MapKeyEndpoints();
 app.MapTrainEndpoints();
 app.MapRunEndpoints();
 app.MapJobEndpoints();

@@ -1,5 +1,8 @@
 using Docker.DotNet;
 using HealthTrain.Station;
+using HealthTrain.Station.Approval;
+using HealthTrain.Station.Inspection;
+using HealthTrain.Station.Storage;
 using HealthTrain.Station.Execution;
 using HealthTrain.Station.Fhir;
 using HealthTrain.Station.Hub;
@@ -18,6 +21,16 @@ if (problems.Count > 0)
     Console.Error.WriteLine("station configuration is incomplete:\n  " + string.Join("\n  ", problems));
     return 2;
 }
+TrustStore trust;
+try
+{
+    trust = TrustStore.Load(options.Trust);
+}
+catch (Exception e) when (e is InvalidOperationException or ArgumentException)
+{
+    Console.Error.WriteLine($"station configuration is invalid: {e.Message}");
+    return 2;
+}
 // Docker binds need absolute paths; a relative DataDir would fail every job at container create.
 options.DataDir = Path.GetFullPath(options.DataDir);
 Directory.CreateDirectory(options.DataDir);
@@ -31,10 +44,27 @@ builder.Services.AddSingleton(_ => new GpuAllocator(options.GpuIds));
 builder.Services.AddSingleton<ITrainExecutor, DockerTrainExecutor>();
 builder.Services.AddSingleton<TrainInputs>();
 builder.Services.AddSingleton<JobRunner>();
+builder.Services.AddSingleton(_ =>
+{
+    var db = new StationDatabase(Path.Combine(options.DataDir, "station.db"));
+    db.Migrate();
+    return db;
+});
+builder.Services.AddSingleton(trust);
+builder.Services.AddSingleton<TrainSignatures>();
+builder.Services.AddSingleton<StationRegistry>();
+builder.Services.AddSingleton<TrainInspector>();
+builder.Services.AddSingleton<ApprovalStore>();
+builder.Services.AddSingleton<ApprovalPolicy>();
+builder.Services.AddSingleton<ApprovalGate>();
+builder.Services.AddSingleton<StationOperators>();
 builder.Services.AddHttpClient<HubClient>();
 builder.Services.AddHostedService<JobWorker>();
 
 var app = builder.Build();
+// Fail at start, not at the first decision, when the operator set-up is broken.
+app.Services.GetRequiredService<StationOperators>();
+app.MapApprovalEndpoints();
 // Local status for the station's operator; bind the station to loopback (--urls http://127.0.0.1:PORT).
 app.MapGet("/api/status", (StationStatus status, FhirStore store) => new
 {

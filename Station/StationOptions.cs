@@ -48,6 +48,79 @@ public sealed class StationOptions
     /// <summary>How long a GPU job waits for its GPUs to be free before it is refused.</summary>
     public int GpuWaitSeconds { get; set; } = 600;
 
+    /// <summary>Whose signatures this station trusts.</summary>
+    public TrustOptions Trust { get; set; } = new();
+
+    /// <summary>When trains need a person's approval, and the limits no approval can lift.</summary>
+    public ApprovalOptions Approval { get; set; } = new();
+
+    /// <summary>
+    /// The people who run this station, by name, with their tokens for the station's own API (approvals). When none is
+    /// configured, an <c>operator</c> gets a token generated into DataDir/operator.token (mode 0600).
+    /// </summary>
+    public Dictionary<string, string> Operators { get; set; } = [];
+
     /// <summary>The registry host Docker pulls from: the hub's host and port.</summary>
     public string RegistryHost => new Uri(HubUrl).Authority;
+}
+
+/// <summary>The station's trust store, section <c>Station:Trust</c>.</summary>
+public sealed class TrustOptions
+{
+    /// <summary>The hub's publication keys (PEM files), pinned out of band (<c>healthtrain keys hub --out DIR</c>, then compare ids).</summary>
+    public List<string> HubKeys { get; set; } = [];
+
+    /// <summary>Trusted authors: a name and their public key file (PEM).</summary>
+    public Dictionary<string, string> Authors { get; set; } = [];
+
+    /// <summary>
+    /// <c>hub-vouched</c> (default): any author whose key the hub checked and named in its publication signature;
+    /// <c>trusted-authors</c>: only authors listed in <see cref="Authors"/>.
+    /// </summary>
+    public string AuthorPolicy { get; set; } = AuthorPolicies.HubVouched;
+}
+
+/// <summary>The author policies of <see cref="TrustOptions.AuthorPolicy"/>.</summary>
+public static class AuthorPolicies
+{
+    public const string HubVouched = "hub-vouched";
+    public const string TrustedAuthors = "trusted-authors";
+}
+
+/// <summary>Approval settings, section <c>Station:Approval</c>.</summary>
+public sealed class ApprovalOptions
+{
+    /// <summary>How long a job waits at the station for its train to be approved before it fails.</summary>
+    public double WaitHours { get; set; } = 72;
+
+    /// <summary>Hard limits: a train asking for more is refused, approval or not. Null: no limit of the station's own.</summary>
+    public double? MaxCpus { get; set; }
+    public long? MaxMemoryMb { get; set; }
+    public int? MaxTimeoutSeconds { get; set; }
+
+    /// <summary>Most GPUs one train may have; 0 means GPUs never.</summary>
+    public int? MaxGpus { get; set; }
+
+    /// <summary>Rules under which the station approves a train without asking its operator; the first that matches decides.</summary>
+    public List<AutoApproveRule> AutoApprove { get; set; } = [];
+}
+
+/// <summary>
+/// One auto-approval rule: every condition given must hold (for example, <c>statistics</c> trains by <c>alice</c>
+/// asking at most 1024 MB and no GPU).
+/// </summary>
+public sealed class AutoApproveRule
+{
+    /// <summary>Recorded as the approver, <c>policy:NAME</c>.</summary>
+    public string Name { get; set; } = "";
+
+    /// <summary>Train kinds the rule covers; empty: any.</summary>
+    public List<string> Kinds { get; set; } = [];
+
+    /// <summary>Authors (by the name their verified signature carries) the rule covers; empty: any trusted author.</summary>
+    public List<string> Authors { get; set; } = [];
+
+    public long? MaxMemoryMb { get; set; }
+    public int? MaxTimeoutSeconds { get; set; }
+    public int? MaxGpus { get; set; }
 }

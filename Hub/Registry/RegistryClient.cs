@@ -5,8 +5,12 @@ using System.Text.Json;
 
 namespace HealthTrain.Hub.Registry;
 
-/// <summary>A pushed image as the registry holds it: its manifest digest and its config's labels.</summary>
-public sealed record RegistryImage(string Repository, string Digest, IReadOnlyDictionary<string, string> Labels, string? User, long Size);
+/// <summary>A pushed image as the registry holds it: its manifest digest, its config's labels, user and exposed ports, and its size (config and compressed layers).</summary>
+public sealed record RegistryImage(string Repository, string Digest, IReadOnlyDictionary<string, string> Labels, string? User, long Size)
+{
+    public IReadOnlyList<string> ExposedPorts { get; init; } = [];
+    public int Layers { get; init; }
+}
 
 /// <summary>Thrown when the registry has no such image, or holds something the hub cannot use.</summary>
 public sealed class RegistryImageException(string message) : Exception(message);
@@ -82,9 +86,13 @@ public sealed class RegistryClient(HttpClient http, RegistryTokenIssuer tokens)
         if (!manifest.RootElement.TryGetProperty("config", out var config) || !config.TryGetProperty("digest", out var configDigest))
             throw new RegistryImageException($"the manifest of {repository}@{digest} has no image config");
         long size = config.TryGetProperty("size", out var cs) ? cs.GetInt64() : 0;
+        var layerCount = 0;
         if (manifest.RootElement.TryGetProperty("layers", out var layers))
             foreach (var layer in layers.EnumerateArray())
+            {
                 size += layer.TryGetProperty("size", out var ls) ? ls.GetInt64() : 0;
+                layerCount++;
+            }
 
         using var blobRequest = new HttpRequestMessage(HttpMethod.Get, $"/v2/{repository}/blobs/{configDigest.GetString()}");
         blobRequest.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
@@ -93,13 +101,16 @@ public sealed class RegistryClient(HttpClient http, RegistryTokenIssuer tokens)
         using var imageConfig = JsonDocument.Parse(await blob.Content.ReadAsByteArrayAsync(ct));
         var labels = new Dictionary<string, string>();
         string? user = null;
+        var ports = new List<string>();
         if (imageConfig.RootElement.TryGetProperty("config", out var c) && c.ValueKind == JsonValueKind.Object)
         {
+            if (c.TryGetProperty("ExposedPorts", out var exposed) && exposed.ValueKind == JsonValueKind.Object)
+                ports.AddRange(exposed.EnumerateObject().Select(p => p.Name));
             if (c.TryGetProperty("Labels", out var l) && l.ValueKind == JsonValueKind.Object)
                 foreach (var p in l.EnumerateObject())
                     labels[p.Name] = p.Value.GetString() ?? "";
             if (c.TryGetProperty("User", out var u)) user = u.GetString();
         }
-        return new RegistryImage(repository, digest, labels, user, size);
+        return new RegistryImage(repository, digest, labels, user, size) { ExposedPorts = ports, Layers = layerCount };
     }
 }

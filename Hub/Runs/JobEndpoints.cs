@@ -17,8 +17,25 @@ public static class JobEndpoints
             var job = await queue.NextAsync(http.User.Caller(), wait, ct);
             return job is null ? Results.NoContent() : Results.Ok(job);
         });
-        group.MapPost("/{id:long}/started", (long id, HttpContext http, JobQueue queue) =>
-            ToResult(queue.MarkStarted(http.User.Caller(), id), id));
+        group.MapPost("/{id:long}/started", async (long id, HttpContext http, JobQueue queue) =>
+        {
+            // The body is optional: older stations send none.
+            JobStarted? report = null;
+            if (http.Request.ContentLength is > 0 || http.Request.Headers.ContentType.Count > 0)
+            {
+                try
+                {
+                    report = await http.Request.ReadFromJsonAsync<JobStarted>(ProtocolJson.Api);
+                }
+                catch (System.Text.Json.JsonException e)
+                {
+                    return Results.BadRequest(new ApiError($"the start report is not valid JSON: {e.Message}"));
+                }
+            }
+            return ToResult(queue.MarkStarted(http.User.Caller(), id, report), id);
+        });
+        group.MapPost("/{id:long}/awaiting-approval", (long id, JobAwaitingApproval report, HttpContext http, JobQueue queue) =>
+            ToResult(queue.MarkAwaitingApproval(http.User.Caller(), id, report), id));
         group.MapPost("/{id:long}/result", (long id, JobResultUpload upload, HttpContext http, JobQueue queue) =>
         {
             var (outcome, errors) = queue.Complete(http.User.Caller(), id, upload);

@@ -64,8 +64,10 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, LedgerStore ledge
             RecoverAbandonedJobs(c, tx, station, now);
         }
         var row = c.QuerySingleOrDefault<ClaimRow>("""
-            SELECT j.id, j.run_id, j.round, t.id AS train_id, t.name, t.version, t.repository, t.digest, t.manifest_json, r.parameters_json
+            SELECT j.id, j.run_id, j.round, t.id AS train_id, t.name, t.version, t.repository, t.digest, t.manifest_json, r.parameters_json,
+                   towner.name AS train_owner, rowner.name AS run_owner
             FROM jobs j JOIN runs r ON r.id = j.run_id JOIN trains t ON t.id = r.train_id
+                 JOIN identities towner ON towner.id = t.owner_id JOIN identities rowner ON rowner.id = r.owner_id
             WHERE j.station_id = @station AND j.state = @queued
             ORDER BY j.id LIMIT 1
             """, new { station = station.Id, queued = JobStates.Queued }, tx);
@@ -83,7 +85,11 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, LedgerStore ledge
         });
         tx.Commit();
         return new JobAssignment(row.Id, row.Run_Id, (int)row.Round, row.Train_Id, row.Name, row.Version,
-            $"{row.Repository}@{row.Digest}", row.Digest, row.Manifest_Json, JsonNode.Parse(row.Parameters_Json)!.AsObject());
+            $"{row.Repository}@{row.Digest}", row.Digest, row.Manifest_Json, JsonNode.Parse(row.Parameters_Json)!.AsObject())
+        {
+            TrainOwner = row.Train_Owner,
+            RunOwner = row.Run_Owner,
+        };
     }
 
     /// <summary>
@@ -113,9 +119,39 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, LedgerStore ledge
             """, new { claimed = JobStates.Claimed, running = JobStates.Running, now }, tx).AsList();
         foreach (var (id, attempts) in expired)
             RequeueOrFail(c, tx, id, attempts, $"lease: no report from the station within the lease, {attempts} attempts", now);
+        // Queueing it again would only park it at the same station again: no decision in time is a failure.
+        var undecided = c.Query<long>("SELECT id FROM jobs WHERE state = @awaiting AND lease_until < @now",
+            new { awaiting = JobStates.AwaitingApproval, now }, tx).AsList();
+        foreach (var id in undecided)
+            Finish(c, tx, id, JobStates.Failed, "approval: the station made no decision on the train within the time it asked for", null, null, null, now);
         tx.Commit();
-        if (expired.Count > 0) signal.Notify();
-        return expired.Count;
+        if (expired.Count + undecided.Count > 0) signal.Notify();
+        return expired.Count + undecided.Count;
+    }
+
+    /// <summary>Longest a station may hold a job while its operator decides.</summary>
+    public static readonly TimeSpan MaxApprovalWait = TimeSpan.FromDays(14);
+
+    /// <summary>The station holds the job until the train is approved there; the lease is extended to the wait it asks for.</summary>
+    public JobReportOutcome MarkAwaitingApproval(Caller station, long jobId, JobAwaitingApproval report)
+    {
+        using var c = db.Open();
+        using var tx = c.BeginTransaction();
+        var now = DateTimeOffset.UtcNow;
+        var wait = TimeSpan.FromSeconds(Math.Clamp(report.WaitSeconds, 1, MaxApprovalWait.TotalSeconds));
+        var changed = c.Execute("""
+            UPDATE jobs SET state = @awaiting, lease_until = @lease, error = @reason
+            WHERE id = @id AND station_id = @station AND state IN (@claimed, @awaiting)
+            """, new { awaiting = JobStates.AwaitingApproval, claimed = JobStates.Claimed, lease = now + wait,
+                       reason = $"approval: {report.Reason}", id = jobId, station = station.Id }, tx);
+        if (changed == 0)
+            return Exists(c, station, jobId) ? JobReportOutcome.Conflict : JobReportOutcome.NotFound;
+        ledger.Record(c, tx, LedgerKinds.ApprovalRecorded, station.Name, $"job/{jobId}", new JsonObject
+        {
+            ["decision"] = "pending", ["reason"] = report.Reason,
+        });
+        tx.Commit();
+        return JobReportOutcome.Accepted;
     }
 
     /// <summary>A job its station lost goes back to the queue, unless it has had its last attempt.</summary>
@@ -127,12 +163,31 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, LedgerStore ledge
             Finish(c, tx, id, JobStates.Failed, failure, null, null, null, now);
     }
 
-    public JobReportOutcome MarkStarted(Caller station, long jobId)
+    /// <summary>The station starts the train; with the approval it ran under, recorded in the ledger as the station's statement.</summary>
+    public JobReportOutcome MarkStarted(Caller station, long jobId, JobStarted? report = null)
     {
         using var c = db.Open();
-        var changed = c.Execute("UPDATE jobs SET state = @running, started_at = @now WHERE id = @id AND station_id = @station AND state = @claimed",
-            new { running = JobStates.Running, claimed = JobStates.Claimed, now = DateTimeOffset.UtcNow, id = jobId, station = station.Id });
-        return changed == 1 ? JobReportOutcome.Accepted : Exists(c, station, jobId) ? JobReportOutcome.Conflict : JobReportOutcome.NotFound;
+        using var tx = c.BeginTransaction();
+        var now = DateTimeOffset.UtcNow;
+        var lease = c.QuerySingleOrDefault<string?>("""
+            SELECT t.manifest_json FROM jobs j JOIN runs r ON r.id = j.run_id JOIN trains t ON t.id = r.train_id
+            WHERE j.id = @id AND j.station_id = @station AND j.state IN (@claimed, @awaiting)
+            """, new { id = jobId, station = station.Id, claimed = JobStates.Claimed, awaiting = JobStates.AwaitingApproval }, tx) is { } manifestJson
+            ? now + TimeSpan.FromSeconds(JsonSerializer.Deserialize<TrainManifest>(manifestJson, ProtocolJson.Options)!.Resources.TimeoutSeconds) + LeaseMargin
+            : (DateTimeOffset?)null;
+        if (lease is null)
+            return Exists(c, station, jobId) ? JobReportOutcome.Conflict : JobReportOutcome.NotFound;
+        c.Execute("UPDATE jobs SET state = @running, started_at = @now, lease_until = @lease, error = NULL WHERE id = @id",
+            new { running = JobStates.Running, now, lease, id = jobId }, tx);
+        if (report?.Approval is { } approval)
+            ledger.Record(c, tx, LedgerKinds.ApprovalRecorded, station.Name, $"job/{jobId}", new JsonObject
+            {
+                ["decision"] = "approved", ["digest"] = approval.Digest, ["by"] = approval.DecidedBy,
+                ["at"] = approval.DecidedAt.ToString("O", System.Globalization.CultureInfo.InvariantCulture), ["reason"] = approval.Reason,
+                ["signers"] = new JsonArray([.. approval.Signers.Select(k => JsonValue.Create(k))]),
+            });
+        tx.Commit();
+        return JobReportOutcome.Accepted;
     }
 
     /// <summary>Stores a station's result after checking it against the manifest, the hub's own copy of the contract.</summary>
@@ -191,7 +246,7 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, LedgerStore ledge
             WHERE j.id = @jobId AND j.station_id = @station
             """, new { jobId, station = station.Id }, tx);
         if (job.State is null) return (JobReportOutcome.NotFound, null);
-        return job.State is JobStates.Claimed or JobStates.Running ? (JobReportOutcome.Accepted, job.Manifest) : (JobReportOutcome.Conflict, null);
+        return job.State is JobStates.Claimed or JobStates.Running or JobStates.AwaitingApproval ? (JobReportOutcome.Accepted, job.Manifest) : (JobReportOutcome.Conflict, null);
     }
 
     private static bool Exists(SqliteConnection c, Caller station, long jobId) =>
@@ -274,5 +329,5 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, LedgerStore ledge
     private static string? Truncate(string? s, int max) => s is null || s.Length <= max ? s : s[^max..];
 
     private sealed record ClaimRow(long Id, long Run_Id, long Round, long Train_Id, string Name, string Version, string Repository, string Digest,
-        string Manifest_Json, string Parameters_Json);
+        string Manifest_Json, string Parameters_Json, string Train_Owner, string Run_Owner);
 }

@@ -28,6 +28,8 @@ public static class RunEndpoints
         if (trains.Find(request.TrainId, caller) is not { } train)
             return Results.NotFound(new ApiError($"no train {request.TrainId}"));
         var errors = new List<ValidationError>();
+        if (train.State != TrainStates.Published)
+            errors.Add(new("$.trainId", $"train {train.Id} ({train.Repository}:{train.Version}) is {train.State}, not published; only published trains can run"));
         if (train.Kind != TrainKinds.Statistics)
             errors.Add(new("$.trainId", $"'{train.Name}' is a {train.Kind} train; this hub runs statistics trains only so far"));
         if (request.Rounds != 1 && train.Kind == TrainKinds.Statistics)

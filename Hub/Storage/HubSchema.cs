@@ -94,5 +94,22 @@ internal static class HubSchema
                 signature BLOB NOT NULL
             );
             """),
+        // Publication (Hub/Trains/TrainPublication.cs) and researchers' signing keys (Hub/Identity/IdentityKeys.cs).
+        (3, """
+            ALTER TABLE trains ADD COLUMN state TEXT NOT NULL DEFAULT 'submitted';
+            ALTER TABLE trains ADD COLUMN checks_json TEXT NULL;
+            ALTER TABLE trains ADD COLUMN author_key_id TEXT NULL;
+            ALTER TABLE trains ADD COLUMN decided_by TEXT NULL;
+            ALTER TABLE trains ADD COLUMN decided_at TEXT NULL;
+            ALTER TABLE trains ADD COLUMN decision_reason TEXT NULL;
+            ALTER TABLE trains ADD COLUMN publication_key_id TEXT NULL;
+            CREATE TABLE identity_keys (
+                key_id TEXT PRIMARY KEY,
+                identity_id INTEGER NOT NULL REFERENCES identities(id),
+                public_key_pem TEXT NOT NULL,
+                added_at TEXT NOT NULL,
+                revoked_at TEXT NULL
+            );
+            """),
     ];
 }

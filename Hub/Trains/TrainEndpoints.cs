@@ -10,7 +10,10 @@ using HealthTrain.Trains.Protocol;
 
 namespace HealthTrain.Hub.Trains;
 
-/// <summary>Researchers submit pushed images as trains; the hub reads the manifest from the image itself.</summary>
+/// <summary>
+/// Researchers submit pushed images as trains (the hub reads the manifest from the image itself and checks the image);
+/// operators publish or reject them.
+/// </summary>
 public static class TrainEndpoints
 {
     public static void MapTrainEndpoints(this IEndpointRouteBuilder app)
@@ -20,9 +23,58 @@ public static class TrainEndpoints
         group.MapGet("", (HttpContext http, TrainCatalog catalog) => catalog.List(http.User.Caller()));
         group.MapGet("/{id:long}", (long id, HttpContext http, TrainCatalog catalog) =>
             catalog.Find(id, http.User.Caller()) is { } train ? Results.Ok(train) : Results.NotFound(new ApiError($"no train {id}")));
+        // Checks run again on request: after the author signed, or registered the key they signed with.
+        group.MapPost("/{id:long}/check", async (long id, HttpContext http, TrainCatalog catalog, TrainPublication publication, CancellationToken ct) =>
+            catalog.Find(id, http.User.Caller()) is not { } train
+                ? Results.NotFound(new ApiError($"no train {id}"))
+                : await RegistryCallAsync(async () => Results.Ok(await publication.CheckAsync(train, http.Request.Host.Value ?? "", ct))));
+        group.MapPost("/{id:long}/publish", async (long id, TrainDecision? decision, HttpContext http, TrainCatalog catalog, TrainPublication publication, CancellationToken ct) =>
+        {
+            var caller = http.User.Caller();
+            if (catalog.Find(id, caller) is not { } train) return Results.NotFound(new ApiError($"no train {id}"));
+            try
+            {
+                return await RegistryCallAsync(async () => Results.Ok(await publication.PublishAsync(train, caller.Name, decision?.Reason, http.Request.Host.Value ?? "", ct)));
+            }
+            catch (InvalidOperationException e)
+            {
+                return Results.Conflict(new ApiError(e.Message));
+            }
+        }).RequireAuthorization(Roles.Operator);
+        group.MapPost("/{id:long}/reject", (long id, TrainDecision decision, HttpContext http, TrainCatalog catalog, TrainPublication publication) =>
+        {
+            var caller = http.User.Caller();
+            if (catalog.Find(id, caller) is not { } train) return Results.NotFound(new ApiError($"no train {id}"));
+            if (string.IsNullOrWhiteSpace(decision.Reason)) return Results.BadRequest(new ApiError("a rejection needs a reason"));
+            try
+            {
+                return Results.Ok(publication.Reject(train, caller.Name, decision.Reason.Trim()));
+            }
+            catch (InvalidOperationException e)
+            {
+                return Results.Conflict(new ApiError(e.Message));
+            }
+        }).RequireAuthorization(Roles.Operator);
     }
 
-    private static async Task<IResult> SubmitAsync(TrainSubmission submission, HttpContext http, RegistryClient registry, TrainCatalog catalog, CancellationToken ct)
+    private static async Task<IResult> RegistryCallAsync(Func<Task<IResult>> call)
+    {
+        try
+        {
+            return await call();
+        }
+        catch (RegistryImageException e)
+        {
+            return Results.BadRequest(new ApiError(e.Message));
+        }
+        catch (Exception e) when (e is RegistryUnavailableException or HealthTrain.Trains.Protocol.Signing.SignatureRegistryException)
+        {
+            return Results.Json(new ApiError(e.Message), statusCode: StatusCodes.Status502BadGateway);
+        }
+    }
+
+    private static async Task<IResult> SubmitAsync(TrainSubmission submission, HttpContext http, RegistryClient registry, TrainCatalog catalog,
+        TrainPublication publication, CancellationToken ct)
     {
         var caller = http.User.Caller();
         var repository = submission.Repository?.Trim('/') ?? "";
@@ -55,67 +107,14 @@ public static class TrainEndpoints
             return Results.BadRequest(new ApiError($"the manifest names the train '{manifest.Name}' but it was pushed as '{repository}'",
                 [new("$.name", $"must be '{expectedName}' to match the repository")]));
 
-        return catalog.Register(caller, repository, image.Digest, manifest) switch
-        {
-            (TrainInfo train, true) => Results.Created($"/api/trains/{train.Id}", train),
-            (TrainInfo train, false) when train.Digest == image.Digest => Results.Ok(train),
-            (TrainInfo train, _) => Results.Conflict(new ApiError(
-                $"{repository} version {manifest.Version} is already registered with digest {train.Digest}; give the new image a new version")),
-        };
+        var (train, created) = catalog.Register(caller, repository, image.Digest, manifest);
+        if (train.Digest != image.Digest)
+            return Results.Conflict(new ApiError(
+                $"{repository} version {manifest.Version} is already registered with digest {train.Digest}; give the new image a new version"));
+        // Submitting again re-runs the checks, e.g. after signing.
+        var checkedTrain = await RegistryCallAsync(async () => Results.Ok(await publication.CheckAsync(train, http.Request.Host.Value ?? "", ct)));
+        if (checkedTrain is not Microsoft.AspNetCore.Http.HttpResults.Ok<TrainInfo> ok) return checkedTrain;
+        return created ? Results.Created($"/api/trains/{train.Id}", ok.Value) : ok;
     }
 }
 
-/// <summary>The hub's record of submitted trains.</summary>
-public sealed class TrainCatalog(HubDatabase db, LedgerStore ledger)
-{
-    private const string Select = """
-        SELECT t.id, i.name AS owner, t.repository, t.name, t.version, t.digest, t.kind, t.manifest_json, t.submitted_at
-        FROM trains t JOIN identities i ON i.id = t.owner_id
-        """;
-
-    /// <summary>Registers a train, or returns the one already registered for that repository and version (Created = false).</summary>
-    public (TrainInfo Train, bool Created) Register(Caller owner, string repository, string digest, TrainManifest manifest)
-    {
-        using var c = db.Open();
-        using var tx = c.BeginTransaction();
-        var existing = c.QuerySingleOrDefault<TrainRow>(Select + " WHERE t.repository = @repository AND t.version = @version",
-            new { repository, version = manifest.Version }, tx);
-        if (existing is not null) return (existing.ToInfo(), false);
-        c.Execute("""
-            INSERT INTO trains (owner_id, repository, name, version, digest, kind, manifest_json, submitted_at)
-            VALUES (@owner, @repository, @name, @version, @digest, @kind, @json, @now)
-            """,
-            new { owner = owner.Id, repository, name = manifest.Name, version = manifest.Version, digest, kind = manifest.Kind,
-                  json = JsonSerializer.Serialize(manifest, ProtocolJson.Options), now = DateTimeOffset.UtcNow }, tx);
-        var created = c.QuerySingle<TrainRow>(Select + " WHERE t.repository = @repository AND t.version = @version",
-            new { repository, version = manifest.Version }, tx);
-        ledger.Record(c, tx, LedgerKinds.TrainSubmitted, owner.Name, $"train/{created.Id}", new JsonObject
-        {
-            ["repository"] = repository, ["version"] = manifest.Version, ["digest"] = digest, ["kind"] = manifest.Kind,
-        });
-        tx.Commit();
-        return (created.ToInfo(), true);
-    }
-
-    /// <summary>A train, if the caller may see it: its owner, or an operator.</summary>
-    public TrainInfo? Find(long id, Caller caller)
-    {
-        using var c = db.Open();
-        var row = c.QuerySingleOrDefault<TrainRow>(Select + " WHERE t.id = @id AND (@all OR t.owner_id = @owner)",
-            new { id, all = caller.Role == Roles.Operator, owner = caller.Id });
-        return row?.ToInfo();
-    }
-
-    public IReadOnlyList<TrainInfo> List(Caller caller)
-    {
-        using var c = db.Open();
-        return c.Query<TrainRow>(Select + " WHERE @all OR t.owner_id = @owner ORDER BY t.id",
-            new { all = caller.Role == Roles.Operator, owner = caller.Id }).Select(r => r.ToInfo()).ToList();
-    }
-
-    private sealed record TrainRow(long Id, string Owner, string Repository, string Name, string Version, string Digest, string Kind, string Manifest_Json, DateTimeOffset Submitted_At)
-    {
-        public TrainInfo ToInfo() => new(Id, Owner, Repository, Name, Version, Digest, Kind,
-            JsonSerializer.Deserialize<TrainManifest>(Manifest_Json, ProtocolJson.Options)!, Submitted_At);
-    }
-}

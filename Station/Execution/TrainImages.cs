@@ -1,10 +1,15 @@
 using Docker.DotNet;
 using Docker.DotNet.Models;
+using HealthTrain.Trains.Protocol;
 
 namespace HealthTrain.Station.Execution;
 
 /// <summary>A train image present in the local Docker engine, pinned by its registry digest.</summary>
-public sealed record LocalTrainImage(string Reference, string ImageId, IReadOnlyDictionary<string, string> Labels, string User, bool Pulled);
+public sealed record LocalTrainImage(string Reference, string ImageId, IReadOnlyDictionary<string, string> Labels, string User, bool Pulled)
+{
+    /// <summary>How the image would run, as its config says.</summary>
+    public ImageConfigSummary Config { get; init; } = new(User, [], [], [], [], [], Labels, null);
+}
 
 /// <summary>Pulls train images through the hub's registry gateway, always by digest, and reuses what is already local.</summary>
 public sealed class TrainImages(DockerClient docker, StationOptions options)
@@ -29,9 +34,13 @@ public sealed class TrainImages(DockerClient docker, StationOptions options)
         // Docker verifies content against the digest on pull; check the engine recorded the same digest.
         if (image.RepoDigests?.Any(d => d.EndsWith("@" + digest, StringComparison.Ordinal)) != true)
             throw new InvalidOperationException($"the local image does not carry the digest {digest}");
-        var labels = image.Config?.Labels ?? new Dictionary<string, string>();
+        var labels = (image.Config?.Labels ?? new Dictionary<string, string>()).AsReadOnly();
+        var c = image.Config;
+        var config = new ImageConfigSummary(c?.User ?? "", [.. c?.Entrypoint ?? []], [.. c?.Cmd ?? []], [.. c?.Env ?? []],
+            [.. (c?.ExposedPorts?.Keys ?? []).Order(StringComparer.Ordinal)], [.. (c?.Volumes?.Keys ?? []).Order(StringComparer.Ordinal)], labels,
+            string.IsNullOrEmpty(c?.WorkingDir) ? null : c.WorkingDir);
         // Containers are created from the image id: the exact content, whatever tags move meanwhile.
-        return new LocalTrainImage(image.ID, image.ID, labels.AsReadOnly(), image.Config?.User ?? "", pulled);
+        return new LocalTrainImage(image.ID, image.ID, labels, c?.User ?? "", pulled) { Config = config };
     }
 
     /// <summary>

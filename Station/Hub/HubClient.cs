@@ -30,9 +30,17 @@ public sealed class HubClient
         return response.StatusCode == HttpStatusCode.NoContent ? null : await response.Content.ReadFromJsonAsync<JobAssignment>(ProtocolJson.Api, ct);
     }
 
-    public async Task StartedAsync(long jobId, CancellationToken ct)
+    /// <summary>Reports that the train starts, with the approval it runs under.</summary>
+    public async Task StartedAsync(long jobId, JobStarted report, CancellationToken ct)
     {
-        using var response = await _http.PostAsync($"/api/station/jobs/{jobId}/started", null, ct);
+        using var response = await _http.PostAsJsonAsync($"/api/station/jobs/{jobId}/started", report, ProtocolJson.Api, ct);
+        await EnsureOk(response, ct);
+    }
+
+    /// <summary>Tells the hub the station holds the job until its train is approved here.</summary>
+    public async Task AwaitingApprovalAsync(long jobId, JobAwaitingApproval report, CancellationToken ct)
+    {
+        using var response = await _http.PostAsJsonAsync($"/api/station/jobs/{jobId}/awaiting-approval", report, ProtocolJson.Api, ct);
         await EnsureOk(response, ct);
     }
 

@@ -1,25 +1,30 @@
 using System.Diagnostics;
 using System.Text.Json;
+using HealthTrain.Station.Approval;
 using HealthTrain.Station.Execution;
+using HealthTrain.Station.Inspection;
 using HealthTrain.Trains.Protocol;
+using HealthTrain.Trains.Protocol.Signing;
 
 namespace HealthTrain.Station.Jobs;
 
+/// <summary>A job whose image is local, matches the hub's manifest and carries trusted signatures: ready for a decision.</summary>
+public sealed record PreparedJob(JobAssignment Job, string Repository, TrainManifest Manifest, LocalTrainImage Image, SignatureFindings Signatures, JobTimings Timings);
+
 /// <summary>
-/// Takes one job from assignment to result: pull by digest, check the image's manifest against the hub's,
-/// give the train exactly its declared inputs, run it locked down, and collect only what it declared.
+/// Takes one job from assignment to result: pull by digest, check the image's manifest against the hub's, verify its
+/// signatures (<see cref="PrepareAsync"/>); then, once approved, give the train exactly its declared inputs, run it
+/// locked down, and collect only what it declared (<see cref="ExecuteAsync"/>).
 /// </summary>
-public sealed class JobRunner(TrainImages images, ITrainExecutor executor, TrainInputs inputs, GpuAllocator gpus, StationOptions options, ILogger<JobRunner> log)
+public sealed class JobRunner(TrainImages images, ITrainExecutor executor, TrainInputs inputs, GpuAllocator gpus, TrainInspector inspector,
+    ApprovalStore approvals, StationOptions options, ILogger<JobRunner> log)
 {
     /// <summary>Uid and gid trains run as when the image names no other non-root user.</summary>
     public const string DefaultTrainUser = "65532:65532";
 
-    public async Task<JobResultUpload> RunAsync(JobAssignment job, CancellationToken ct)
+    public async Task<PreparedJob> PrepareAsync(JobAssignment job, CancellationToken ct)
     {
-        var total = Stopwatch.StartNew();
         var step = Stopwatch.StartNew();
-        var timings = new JobTimings();
-
         TrainManifest manifest;
         try
         {
@@ -30,25 +35,49 @@ public sealed class JobRunner(TrainImages images, ITrainExecutor executor, Train
             throw new JobFailedException("inspect", "the hub sent an invalid manifest: " + string.Join("; ", e.Errors));
         }
 
+        var repository = job.ImageReference[..job.ImageReference.IndexOf('@')];
         LocalTrainImage image;
         try
         {
-            var repository = job.ImageReference[..job.ImageReference.IndexOf('@')];
             image = await images.EnsureAsync(repository, job.ImageDigest, ct);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             throw new JobFailedException("pull", e.Message);
         }
-        timings = timings with { PullMs = step.ElapsedMilliseconds };
+        var pullMs = step.ElapsedMilliseconds;
         step.Restart();
 
         CheckImageManifest(image, manifest);
         if (gpus.WhyNever(manifest.Resources.Gpus) is { } noGpus) throw new JobFailedException("inspect", noGpus);
+        SignatureFindings findings;
+        try
+        {
+            findings = await inspector.VerifyAsync(repository, job.ImageDigest, ct);
+        }
+        catch (SignatureRegistryException e)
+        {
+            throw new JobFailedException("verify", $"the image's signatures could not be read: {e.Message}");
+        }
+        if (!findings.Trusted)
+            throw new JobFailedException("verify", string.Join("; ", findings.Problems));
+        return new PreparedJob(job, repository, manifest, image, findings, new JobTimings { PullMs = pullMs, InspectMs = step.ElapsedMilliseconds });
+    }
+
+    /// <summary>Runs a prepared job under the approval of its exact digest.</summary>
+    public async Task<JobResultUpload> ExecuteAsync(PreparedJob prepared, CancellationToken ct)
+    {
+        var total = Stopwatch.StartNew();
+        var step = Stopwatch.StartNew();
+        var (job, manifest, image) = (prepared.Job, prepared.Manifest, prepared.Image);
+        var timings = prepared.Timings;
+        // The executor runs nothing this station has not approved, whatever the caller decided: the approval binds to the digest.
+        if (approvals.Find(job.ImageDigest) is not { State: ApprovalStates.Approved })
+            throw new JobFailedException("approval", $"{job.ImageDigest} is not approved at this station");
         var plan = inputs.Plan(manifest);
         foreach (var p in plan)
             log.LogInformation("job {Job}: input '{Name}' ({Kind} over {Type}) exposes {Columns}", job.JobId, p.Name, p.Declared.Kind, p.ResourceType, string.Join(", ", p.Columns));
-        timings = timings with { InspectMs = step.ElapsedMilliseconds };
+        timings = timings with { InspectMs = timings.InspectMs + step.ElapsedMilliseconds };
         step.Restart();
 
         IReadOnlyList<JobInputSummary>? given = null;
@@ -92,13 +121,13 @@ public sealed class JobRunner(TrainImages images, ITrainExecutor executor, Train
 
             step.Restart();
             var statistics = OutputCollector.CollectStatistics(outputDir, manifest, options.MaxOutputBytes);
-            timings = timings with { CollectMs = step.ElapsedMilliseconds, TotalMs = total.ElapsedMilliseconds };
+            timings = timings with { CollectMs = step.ElapsedMilliseconds, TotalMs = timings.PullMs + timings.InspectMs + total.ElapsedMilliseconds };
             log.LogInformation("job {Job}: {Train} {Version} finished in {Ms} ms (train {RunMs} ms)", job.JobId, job.TrainName, job.TrainVersion, timings.TotalMs, timings.RunMs);
             return new JobResultUpload(statistics, timings, given);
         }
         catch (JobFailedException e) when (e.Stage != "inspect")
         {
-            throw new JobFailedException(e.Stage, e.Reason, e.ExitCode, e.LogTail) { Timings = timings with { TotalMs = total.ElapsedMilliseconds }, Inputs = given };
+            throw new JobFailedException(e.Stage, e.Reason, e.ExitCode, e.LogTail) { Timings = timings with { TotalMs = timings.PullMs + timings.InspectMs + total.ElapsedMilliseconds }, Inputs = given };
         }
         finally
         {

@@ -1,3 +1,4 @@
+using HealthTrain.Station.Approval;
 using HealthTrain.Station.Fhir;
 using HealthTrain.Station.Hub;
 using HealthTrain.Trains.Protocol;
@@ -6,12 +7,17 @@ namespace HealthTrain.Station.Jobs;
 
 /// <summary>
 /// The station's main loop: load the FHIR folder once, then long-poll the hub for jobs and run them one at a time.
-/// Every job ends with a report to the hub, success or failure, so a run never waits on a silent station.
+/// A job whose image waits for its operator's approval is parked (held at the hub as awaiting approval) while other
+/// jobs go on; parked jobs are taken up again as soon as their digest is decided. Every job ends with a report to the
+/// hub, success or failure, so a run never waits on a silent station.
 /// </summary>
-public sealed class JobWorker(HubClient hub, JobRunner runner, FhirStore store, StationOptions options, StationStatus status, ILogger<JobWorker> log)
-    : BackgroundService
+public sealed class JobWorker(HubClient hub, JobRunner runner, ApprovalGate gate, ApprovalStore approvals, FhirStore store, StationOptions options,
+    StationStatus status, ILogger<JobWorker> log) : BackgroundService
 {
     private static readonly TimeSpan Backoff = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long a poll waits while jobs are parked, so a decision is acted on promptly.</summary>
+    private const int ParkedPollSeconds = 1;
 
     protected override async Task ExecuteAsync(CancellationToken ct)
     {
@@ -27,10 +33,11 @@ public sealed class JobWorker(HubClient hub, JobRunner runner, FhirStore store, 
 
         while (!ct.IsCancellationRequested)
         {
+            var parked = await TakeUpParkedAsync(ct);
             JobAssignment? job;
             try
             {
-                job = await hub.NextJobAsync(options.PollSeconds, ct);
+                job = await hub.NextJobAsync(parked > 0 ? Math.Min(ParkedPollSeconds, options.PollSeconds) : options.PollSeconds, ct);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
@@ -49,18 +56,53 @@ public sealed class JobWorker(HubClient hub, JobRunner runner, FhirStore store, 
         }
     }
 
+    /// <summary>Runs or refuses parked jobs whose digest was decided, fails those that waited too long; returns how many still wait.</summary>
+    private async Task<int> TakeUpParkedAsync(CancellationToken ct)
+    {
+        var waiting = 0;
+        foreach (var parked in approvals.Parked())
+        {
+            var state = approvals.Find(parked.Digest)?.State;
+            if (state is ApprovalStates.Approved or ApprovalStates.Rejected)
+            {
+                approvals.Unpark(parked.Job.JobId);
+                await ProcessAsync(parked.Job, ct);
+            }
+            else if (DateTimeOffset.UtcNow > parked.WaitUntil)
+            {
+                approvals.Unpark(parked.Job.JobId);
+                await ReportFailureAsync(parked.Job, new JobFailureReport("approval",
+                    $"the train was not approved at this station within {options.Approval.WaitHours} h"), ct);
+            }
+            else waiting++;
+        }
+        return waiting;
+    }
+
     private async Task ProcessAsync(JobAssignment job, CancellationToken ct)
     {
         log.LogInformation("job {Job}: run {Run} round {Round}, train {Train} {Version}", job.JobId, job.RunId, job.Round, job.TrainName, job.TrainVersion);
-        status.Set($"running job {job.JobId}");
+        status.Set($"inspecting job {job.JobId}");
         try
         {
-            await WithRetriesAsync("report the start of", job, async () => { await hub.StartedAsync(job.JobId, ct); return true; }, ct);
-            var result = await runner.RunAsync(job, ct);
-            // A result that cost a whole train run is not thrown away because the hub was briefly unreachable.
-            var refusal = await WithRetriesAsync("upload the result of", job, () => hub.ResultAsync(job.JobId, result, ct), ct);
-            if (refusal is not null) log.LogWarning("job {Job}: the hub refused the result: {Refusal}", job.JobId, refusal);
-            status.JobDone(refusal is null);
+            var prepared = await runner.PrepareAsync(job, ct);
+            switch (await gate.DecideAsync(prepared, ct))
+            {
+                case GateDecision.Refused refused:
+                    throw new JobFailedException(refused.Stage, refused.Reason) { Timings = prepared.Timings };
+                case GateDecision.Pending pending:
+                    await ParkAsync(job, pending.Approval, ct);
+                    return;
+                case GateDecision.Approved approved:
+                    status.Set($"running job {job.JobId}");
+                    await WithRetriesAsync("report the start of", job, async () => { await hub.StartedAsync(job.JobId, new JobStarted(approved.Statement), ct); return true; }, ct);
+                    var result = await runner.ExecuteAsync(prepared, ct);
+                    // A result that cost a whole train run is not thrown away because the hub was briefly unreachable.
+                    var refusal = await WithRetriesAsync("upload the result of", job, () => hub.ResultAsync(job.JobId, result, ct), ct);
+                    if (refusal is not null) log.LogWarning("job {Job}: the hub refused the result: {Refusal}", job.JobId, refusal);
+                    status.JobDone(refusal is null);
+                    return;
+            }
         }
         catch (JobFailedException e)
         {
@@ -76,6 +118,20 @@ public sealed class JobWorker(HubClient hub, JobRunner runner, FhirStore store, 
         {
             status.Set("ready");
         }
+    }
+
+    /// <summary>Holds the job until its digest is decided, and tells the hub so the job is kept for this station meanwhile.</summary>
+    private async Task ParkAsync(JobAssignment job, ApprovalInfo approval, CancellationToken ct)
+    {
+        var wait = TimeSpan.FromHours(options.Approval.WaitHours);
+        approvals.Park(job, job.ImageDigest, DateTimeOffset.UtcNow + wait);
+        var reason = $"{approval.Train} {approval.Version} ({job.ImageDigest}) waits for the station operator's approval";
+        log.LogInformation("job {Job}: {Reason}", job.JobId, reason);
+        await WithRetriesAsync("report the approval wait of", job, async () =>
+        {
+            await hub.AwaitingApprovalAsync(job.JobId, new JobAwaitingApproval(reason, (int)Math.Min(wait.TotalSeconds, int.MaxValue)), ct);
+            return true;
+        }, ct);
     }
 
     private const int MaxAttempts = 8;

@@ -82,9 +82,12 @@ internal static class Usage
           healthtrain login --hub URL --token T    remember the hub and your token
           healthtrain base build [--refresh]       build the Debian base images trains run on (cached)
           healthtrain train build DIR              build the train in DIR (train.json + a .csproj) into a local image
-          healthtrain train push IMAGE             push a built train through the hub and submit it
-          healthtrain train list                   trains you submitted
+          healthtrain train push IMAGE|DIR [--key PATH]   push a train, sign it with your key, submit it for publication
+          healthtrain train list                   trains you submitted, with their state
+          healthtrain train show|check ID          the hub's checks of a train (check: run them again, e.g. after signing)
           healthtrain keys new --out PATH [--passphrase-env VAR]   an ECDSA P-256 signing key (PATH, PATH.pub)
+          healthtrain keys register PATH.pub | keys list | keys revoke KEYID   your signing keys at the hub
+          healthtrain keys hub [--out DIR]         the hub's publication and ledger public keys, to pin
           healthtrain train sign IMAGE --key PATH [--passphrase-env VAR]   sign REPO@sha256:… or REPO:TAG as cosign does
           healthtrain train verify IMAGE --key PUB.pem [--key …]   which of these keys signed it (exit 1: none)
           healthtrain run start TRAIN --stations a,b [--param k=v] [--watch]
@@ -95,9 +98,17 @@ internal static class Usage
           healthtrain ledger verify [--state FILE] check the hub's provenance ledger (exit 1: tampered)
           healthtrain ledger show [--from N] [--count N]   list ledger entries
 
-        Operators:
+        Hub operators:
           healthtrain identity add NAME --role researcher|station|operator
           healthtrain identity list
+          healthtrain train publish ID [--reason TEXT]   sign and publish a checked train (only published trains run)
+          healthtrain train reject ID --reason TEXT
+
+        Station operators (--station URL --token T, or HEALTHTRAIN_STATION / HEALTHTRAIN_STATION_TOKEN):
+          healthtrain station approvals [list] [--state pending|approved|rejected]
+          healthtrain station approvals show DIGEST          the inspection report: signers, layers, config, manifest, changes
+          healthtrain station approvals approve DIGEST [--reason TEXT]
+          healthtrain station approvals reject DIGEST --reason TEXT
 
         Data:
           healthtrain data split SRC --parts N --out DIR   split Synthea bundles into N sites by city

@@ -26,12 +26,56 @@ public sealed record IdentityInfo(string Name, string Role, DateTimeOffset Creat
 /// <summary>Submits a pushed image as a train: <c>Repository</c> is <c>owner/name</c> in the hub registry, <c>Reference</c> a tag or digest.</summary>
 public sealed record TrainSubmission(string Repository, string Reference);
 
-/// <summary>A train known to the hub.</summary>
+/// <summary>A train known to the hub, with where it stands on the way to publication.</summary>
 public sealed record TrainInfo(long Id, string Owner, string Repository, string Name, string Version, string Digest, string Kind, TrainManifest Manifest, DateTimeOffset SubmittedAt)
 {
     /// <summary>The pull reference relative to the registry: <c>owner/name@sha256:…</c>.</summary>
     public string ImageReference => $"{Repository}@{Digest}";
+
+    /// <summary>One of <see cref="TrainStates"/>.</summary>
+    public string State { get; init; } = TrainStates.Submitted;
+
+    /// <summary>The hub's checks of the image, from the last time they ran.</summary>
+    public IReadOnlyList<TrainCheck> Checks { get; init; } = [];
+
+    /// <summary>Id of the author key whose signature the checks accepted.</summary>
+    public string? AuthorKeyId { get; init; }
+
+    /// <summary>Who published or rejected the train (an operator's name, or <c>hub-policy</c>), when, and why.</summary>
+    public string? DecidedBy { get; init; }
+    public DateTimeOffset? DecidedAt { get; init; }
+    public string? DecisionReason { get; init; }
+
+    /// <summary>Id of the hub key that signed the publication.</summary>
+    public string? PublicationKeyId { get; init; }
 }
+
+/// <summary>
+/// A train's way through the hub: <c>submitted</c> (pushed and registered), <c>checked</c> (every check passed),
+/// <c>published</c> (an operator or the hub's policy signed it for use in runs), or <c>rejected</c>.
+/// </summary>
+public static class TrainStates
+{
+    public const string Submitted = "submitted";
+    public const string Checked = "checked";
+    public const string Published = "published";
+    public const string Rejected = "rejected";
+}
+
+/// <summary>One of the hub's checks of a submitted train: what was checked, whether it passed, and what was found.</summary>
+public sealed record TrainCheck(string Name, bool Passed, string Detail);
+
+/// <summary>An operator's decision on a train, with the reason recorded in the ledger.</summary>
+public sealed record TrainDecision(string? Reason);
+
+/// <summary>Registers a public key (PEM, ECDSA P-256) for the calling researcher: signatures by it count as theirs.</summary>
+public sealed record KeyRegistration(string PublicKeyPem);
+
+/// <summary>A registered key as listed.</summary>
+public sealed record KeyInfo(string KeyId, string Owner, DateTimeOffset AddedAt, DateTimeOffset? RevokedAt, string PublicKeyPem);
+
+/// <summary>The hub's public keys, for stations and auditors to pin out of band.</summary>
+public sealed record HubKeys(string PublicationKeyId, string PublicationKeyPem, string LedgerKeyId, string LedgerKeyPem);
 
 /// <summary>Starts a run of a train at some stations.</summary>
 public sealed record RunRequest(long TrainId, IReadOnlyList<string> Stations, int Rounds = 1, Dictionary<string, JsonElement>? Parameters = null);
@@ -41,6 +85,8 @@ public static class JobStates
 {
     public const string Queued = "queued";
     public const string Claimed = "claimed";
+    /// <summary>The station holds the job until its operator (or policy) approves the train's image.</summary>
+    public const string AwaitingApproval = "awaiting-approval";
     public const string Running = "running";
     public const string Succeeded = "succeeded";
     public const string Failed = "failed";
@@ -68,7 +114,14 @@ public sealed record JobInfo(long Id, int Round, string Station, string State, i
 
 /// <summary>What a station is told to execute.</summary>
 public sealed record JobAssignment(long JobId, long RunId, int Round, long TrainId, string TrainName, string TrainVersion,
-    string ImageReference, string ImageDigest, string ManifestJson, JsonObject Parameters);
+    string ImageReference, string ImageDigest, string ManifestJson, JsonObject Parameters)
+{
+    /// <summary>The researcher who owns the train (its author at the hub).</summary>
+    public string TrainOwner { get; init; } = "";
+
+    /// <summary>The researcher who started the run.</summary>
+    public string RunOwner { get; init; } = "";
+}
 
 /// <summary>Where the station's time went for one job, in milliseconds.</summary>
 public sealed record JobTimings
@@ -88,6 +141,18 @@ public sealed record JobInputSummary(string Name, string Kind, string ResourceTy
 
 /// <summary>A station's successful result for a job.</summary>
 public sealed record JobResultUpload(StatisticsResult Statistics, JobTimings Timings, IReadOnlyList<JobInputSummary>? Inputs = null);
+
+/// <summary>A station's report that it starts the train, with the approval it runs under.</summary>
+public sealed record JobStarted(ApprovalStatement? Approval);
+
+/// <summary>
+/// A station's approval of one exact image digest: who decided (a person at the station, or <c>policy:NAME</c>), when,
+/// why, and the key ids whose signatures the station verified.
+/// </summary>
+public sealed record ApprovalStatement(string Digest, string DecidedBy, DateTimeOffset DecidedAt, string? Reason, IReadOnlyList<string> Signers);
+
+/// <summary>A station's report that it holds a job until the train is approved there; the hub keeps the job for it until <c>WaitSeconds</c> pass.</summary>
+public sealed record JobAwaitingApproval(string Reason, int WaitSeconds);
 
 /// <summary>A station's report that a job failed, and why.</summary>
 public sealed record JobFailureReport(string Stage, string Reason, int? ExitCode = null, string? LogTail = null, JobTimings? Timings = null,

@@ -32,7 +32,7 @@ public static class JobOverheadBench
             File.WriteAllLines(Path.Combine(data, "Patient.ndjson"), Enumerable.Range(1, 10).Select(i =>
                 $$"""{"resourceType":"Patient","id":"p{{i}}","gender":"female","birthDate":"1970-01-{{i:00}}"}"""));
             await federation.AddStationAsync("bench-station", data);
-            var train = await new TrainPublisher(docker, researcher).PushAsync(image.Reference);
+            var train = await federation.Publisher(docker, researcher).PushAsync(image.Reference);
 
             var samples = new List<(JobInfo Job, double WallMs)>();
             for (var i = 0; i <= jobs; i++)

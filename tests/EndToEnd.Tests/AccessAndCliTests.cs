@@ -14,7 +14,7 @@ public sealed class AccessAndCliTests(FederationFixture f)
     [Fact]
     public async Task A_researcher_sees_only_their_own_trains_and_runs()
     {
-        var train = await new TrainPublisher(f.Docker, f.Alice).PushAsync(f.Misbehaving.Reference);
+        var train = await f.Federation.Publisher(f.Docker, f.Alice).PushAsync(f.Misbehaving.Reference);
         var run = await f.RunToEndAsync(train, ["hospital-b"]);
         using var bob = await f.Federation.AddResearcherAsync("bob-" + Guid.NewGuid().ToString("N")[..6]);
 
@@ -51,7 +51,7 @@ public sealed class AccessAndCliTests(FederationFixture f)
     [Fact]
     public async Task Run_results_prints_the_pooled_table_and_json()
     {
-        var train = await new TrainPublisher(f.Docker, f.Alice).PushAsync(f.Misbehaving.Reference);
+        var train = await f.Federation.Publisher(f.Docker, f.Alice).PushAsync(f.Misbehaving.Reference);
         var run = await f.RunToEndAsync(train, ["hospital-a", "hospital-c"]);
         string[] Args(params string[] extra) => ["results", run.Id.ToString(), "--hub", f.Federation.HubUrl.ToString(), "--token", f.Alice.Connection.Token, .. extra];
 

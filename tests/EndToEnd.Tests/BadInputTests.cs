@@ -23,7 +23,7 @@ public sealed class BadInputTests(FederationFixture f)
     [InlineData("bad-statistics", "$.statistics.secret_ages: is not declared in the manifest")]
     public async Task A_failing_station_is_recorded_and_the_others_are_pooled(string behaviour, string error)
     {
-        var train = await new TrainPublisher(f.Docker, f.Alice).PushAsync(f.Misbehaving.Reference);
+        var train = await f.Federation.Publisher(f.Docker, f.Alice).PushAsync(f.Misbehaving.Reference);
         var run = await f.RunToEndAsync(train, ["hospital-a", f.TinyClinic], Parameters(behaviour));
 
         var details = CohortStatsRunTests.RunDetails(run);
@@ -46,7 +46,7 @@ public sealed class BadInputTests(FederationFixture f)
     [Fact]
     public async Task A_train_past_its_timeout_is_killed_and_recorded()
     {
-        var train = await new TrainPublisher(f.Docker, f.Alice).PushAsync(f.MisbehavingShortTimeout.Reference);
+        var train = await f.Federation.Publisher(f.Docker, f.Alice).PushAsync(f.MisbehavingShortTimeout.Reference);
         var run = await f.RunToEndAsync(train, ["hospital-a", f.TinyClinic], Parameters("sleep"));
 
         Assert.True(run.State == RunStates.Completed, CohortStatsRunTests.RunDetails(run));
@@ -67,7 +67,7 @@ public sealed class BadInputTests(FederationFixture f)
     [Fact]
     public async Task When_every_station_fails_the_run_fails_with_each_reason()
     {
-        var train = await new TrainPublisher(f.Docker, f.Alice).PushAsync(f.Misbehaving.Reference);
+        var train = await f.Federation.Publisher(f.Docker, f.Alice).PushAsync(f.Misbehaving.Reference);
         var parameters = new Dictionary<string, JsonElement> { ["behaviour"] = JsonSerializer.SerializeToElement("crash") };
         var run = await f.RunToEndAsync(train, ["hospital-b", f.TinyClinic], parameters);
         Assert.Equal(RunStates.Failed, run.State);
@@ -78,7 +78,7 @@ public sealed class BadInputTests(FederationFixture f)
     [Fact]
     public async Task The_hub_refuses_an_image_with_a_missing_or_malformed_manifest()
     {
-        var publisher = new TrainPublisher(f.Docker, f.Alice);
+        var publisher = f.Federation.Publisher(f.Docker, f.Alice);
         var digest = await publisher.PushImageAsync(f.MisbehavingWithoutManifest.Reference, FederationFixture.MisbehavingRepository, "no-manifest", "alice");
         var missing = await Assert.ThrowsAsync<HubApiException>(() => f.Alice.SubmitTrainAsync(new TrainSubmission(FederationFixture.MisbehavingRepository, digest)));
         Assert.Equal(HttpStatusCode.BadRequest, missing.Status);
@@ -109,7 +109,7 @@ public sealed class BadInputTests(FederationFixture f)
     [Fact]
     public async Task An_unknown_station_token_is_refused_and_changes_nothing()
     {
-        var train = await new TrainPublisher(f.Docker, f.Alice).PushAsync(f.Misbehaving.Reference);
+        var train = await f.Federation.Publisher(f.Docker, f.Alice).PushAsync(f.Misbehaving.Reference);
         // A job waits for a station that never comes; a caller with a made-up token must not be able to touch it.
         await f.Federation.Operator.CreateIdentityAsync("absent-station", Roles.Station);
         var run = await f.Alice.StartRunAsync(new RunRequest(train.Id, ["absent-station"]));

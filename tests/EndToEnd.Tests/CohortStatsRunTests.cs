@@ -16,7 +16,7 @@ public sealed class CohortStatsRunTests(FederationFixture f)
     [Fact]
     public async Task Pooled_statistics_equal_the_statistics_over_the_union_of_the_stations()
     {
-        var train = await new TrainPublisher(f.Docker, f.Alice).PushAsync(f.CohortStats.Reference);
+        var train = await f.Federation.Publisher(f.Docker, f.Alice).PushAsync(f.CohortStats.Reference);
         var run = await f.RunToEndAsync(train, f.Hospitals);
         Assert.True(run.State == RunStates.Completed, RunDetails(run));
         Assert.All(run.Jobs, j => Assert.Equal(JobStates.Succeeded, j.State));
@@ -74,7 +74,7 @@ public sealed class CohortStatsRunTests(FederationFixture f)
     [Fact]
     public async Task Every_step_of_a_run_is_in_the_ledger_and_in_its_prov_export()
     {
-        var train = await new TrainPublisher(f.Docker, f.Alice).PushAsync(f.Misbehaving.Reference);
+        var train = await f.Federation.Publisher(f.Docker, f.Alice).PushAsync(f.Misbehaving.Reference);
         var run = await f.RunToEndAsync(train, ["hospital-a", "hospital-c"]);
         Assert.Equal(RunStates.Completed, run.State);
 

@@ -11,7 +11,7 @@ public sealed class DataMinimizationTests(FederationFixture f)
     public async Task A_views_only_station_refuses_raw_resource_input_and_the_others_run_it()
     {
         await f.Federation.AddStationAsync("views-only-clinic", null, settings: ["AllowRawResources=false"]);
-        var train = await new TrainPublisher(f.Docker, f.Alice).PushAsync(f.Misbehaving.Reference);
+        var train = await f.Federation.Publisher(f.Docker, f.Alice).PushAsync(f.Misbehaving.Reference);
         var run = await f.RunToEndAsync(train, ["hospital-a", "views-only-clinic"]);
 
         Assert.Equal(RunStates.Completed, run.State);

@@ -29,6 +29,10 @@ public sealed class FederationFixture : IAsyncLifetime
     public TrainImage Misbehaving { get; private set; } = null!;
     /// <summary>The same program whose manifest allows only a few seconds.</summary>
     public TrainImage MisbehavingShortTimeout { get; private set; } = null!;
+    /// <summary>The same program as a version no test submits to the hub: never published, for signature tests.</summary>
+    public TrainImage MisbehavingUnpublished { get; private set; } = null!;
+    /// <summary>The manifest <see cref="MisbehavingUnpublished"/> carries in its label.</summary>
+    public TrainManifest UnpublishedManifest { get; private set; } = null!;
     /// <summary>The same program with no manifest label at all.</summary>
     public TrainImage MisbehavingWithoutManifest { get; private set; } = null!;
     /// <summary>The same program whose label is not valid manifest JSON.</summary>
@@ -55,6 +59,14 @@ public sealed class FederationFixture : IAsyncLifetime
                 Reference = "healthtrain/misbehaving-train:1.0.1-short-timeout",
                 ManifestLabel = ManifestLabel.Literal(shortTimeout.ToJsonString()),
             });
+            var unpublished = JsonNode.Parse(publish.ManifestJson)!.AsObject();
+            unpublished["version"] = "0.0.1-unpublished";
+            MisbehavingUnpublished = await builder.BuildImageAsync(publish, new TrainImageOptions
+            {
+                Reference = "healthtrain/misbehaving-train:0.0.1-unpublished",
+                ManifestLabel = ManifestLabel.Literal(unpublished.ToJsonString()),
+            });
+            UnpublishedManifest = ManifestValidator.ParseOrThrow(unpublished.ToJsonString());
             MisbehavingWithoutManifest = await builder.BuildImageAsync(publish, new TrainImageOptions
             {
                 Reference = "healthtrain/misbehaving-train:no-manifest",
@@ -99,6 +111,46 @@ public sealed class FederationFixture : IAsyncLifetime
         }
     }
 
+    /// <summary>
+    /// A new local image with the same files and manifest as <paramref name="image"/> but a config of its own (a nonce
+    /// label, and any Dockerfile-style <paramref name="changes"/>), so it pushes under a digest no earlier test has signed or published.
+    /// </summary>
+    public async Task<string> FreshVariantAsync(TrainImage image, params string[] changes)
+    {
+        var nonce = Guid.NewGuid().ToString("N")[..12];
+        var container = await Docker.Containers.CreateContainerAsync(new Docker.DotNet.Models.CreateContainerParameters { Image = image.Reference });
+        try
+        {
+            await Docker.Images.CommitContainerChangesAsync(new Docker.DotNet.Models.CommitContainerChangesParameters
+            {
+                ContainerID = container.ID, RepositoryName = "healthtrain/test-variant", Tag = nonce,
+                Changes = [$"LABEL org.healthtrain.test-nonce={nonce}", .. changes],
+            });
+        }
+        finally
+        {
+            await Docker.Containers.RemoveContainerAsync(container.ID, new Docker.DotNet.Models.ContainerRemoveParameters { Force = true });
+        }
+        _variants.Add($"healthtrain/test-variant:{nonce}");
+        return $"healthtrain/test-variant:{nonce}";
+    }
+
+    /// <summary>
+    /// A fresh variant (see <see cref="FreshVariantAsync"/>) whose manifest says <paramref name="version"/>: a train
+    /// version no other test registers, so its digest is its own whatever Docker did with earlier pushes.
+    /// </summary>
+    public Task<string> FreshVersionAsync(TrainImage image, TrainManifest manifest, string version)
+    {
+        var json = System.Text.Json.JsonSerializer.Serialize(manifest with { Version = version }, new System.Text.Json.JsonSerializerOptions(ProtocolJson.Options)
+        {
+            Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        });
+        // A Dockerfile LABEL value in double quotes, with its quotes and backslashes escaped.
+        return FreshVariantAsync(image, $"LABEL {TrainManifest.LabelKey}=\"{json.Replace("\\", "\\\\").Replace("\"", "\\\"")}\"");
+    }
+
+    private readonly List<string> _variants = [];
+
     /// <summary>Starts a run and waits for it to end.</summary>
     public async Task<RunInfo> RunToEndAsync(TrainInfo train, IReadOnlyList<string> stations, Dictionary<string, System.Text.Json.JsonElement>? parameters = null)
     {
@@ -111,6 +163,9 @@ public sealed class FederationFixture : IAsyncLifetime
         if (Federation is not null)
         {
             await UntagPushedImagesAsync(Federation.HubUrl.Authority);
+            foreach (var variant in _variants)
+                try { await Docker.Images.DeleteImageAsync(variant, new Docker.DotNet.Models.ImageDeleteParameters { Force = true }); }
+                catch (Docker.DotNet.DockerApiException) { }
             await Federation.DisposeAsync();
         }
         Alice?.Dispose();

@@ -68,7 +68,7 @@ public sealed partial class LedgerVerifyTests(FederationFixture f)
         }
     }
 
-    /// <summary>A fresh federation whose ledger holds a train submission and <paramref name="runs"/> run creations.</summary>
+    /// <summary>A fresh federation whose ledger holds a key registration, a train submission, check and publication (entries 0-3) and <paramref name="runs"/> run creations.</summary>
     private async Task<Ledgered> StartAsync(int runs)
     {
         var root = Directory.CreateTempSubdirectory("ht-ledger-e2e-").FullName;
@@ -81,7 +81,7 @@ public sealed partial class LedgerVerifyTests(FederationFixture f)
         await federation.Operator.CreateIdentityAsync("absent-station", Roles.Station);
         var ledgered = new Ledgered(federation, alice, root, Path.Combine(root, "hub", "hub.db"));
         Assert.True(File.Exists(ledgered.Database), $"no hub database at {ledgered.Database}");
-        ledgered.TrainId = (await new TrainPublisher(f.Docker, alice).PushAsync(f.Misbehaving.Reference)).Id;
+        ledgered.TrainId = (await federation.Publisher(f.Docker, alice).PushAsync(f.Misbehaving.Reference)).Id;
         await ledgered.AddRunsAsync(runs);
         return ledgered;
     }
@@ -98,13 +98,13 @@ public sealed partial class LedgerVerifyTests(FederationFixture f)
 
         var (code, output) = await fed.VerifyAsync();
         Assert.True(code == 0, output);
-        Assert.Matches(@"^ledger OK: 6 entries, root [0-9a-f]{64}", output);
+        Assert.Matches(@"^ledger OK: 9 entries, root [0-9a-f]{64}", output);
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(fed.StatePath));
         var state = File.ReadAllText(fed.StatePath);
 
         var show = new StringWriter();
         Assert.Equal(0, await LedgerCommands.RunAsync("show", new CliArgs(["show", "--hub", fed.Federation.HubUrl.ToString(),
-            "--token", fed.Researcher.Connection.Token, "--from", "1", "--count", "3"]), show));
+            "--token", fed.Researcher.Connection.Token, "--from", "4", "--count", "3"]), show));
         var lines = show.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         Assert.Equal(3, lines.Length);
         Assert.All(lines, l => Assert.Matches(@"^\d+\s+\S+Z\s+run\.created\s+alice\s+run/\d+$", l));
@@ -157,32 +157,32 @@ public sealed partial class LedgerVerifyTests(FederationFixture f)
         await using var fed = await StartAsync(runs: 4);
         var (code, output) = await fed.VerifyAsync();
         Assert.True(code == 0, output);
-        Assert.StartsWith("ledger OK: 5 entries", output);
+        Assert.StartsWith("ledger OK: 8 entries", output);
 
         // The hub grows honestly: a later check proves it only appended.
         await fed.AddRunsAsync(1);
         (code, output) = await fed.VerifyAsync();
         Assert.True(code == 0, output);
-        Assert.StartsWith("ledger OK: 6 entries", output);
-        Assert.Contains("extends the head of 5 entries", output);
+        Assert.StartsWith("ledger OK: 9 entries", output);
+        Assert.Contains("extends the head of 8 entries", output);
         var state = File.ReadAllText(fed.StatePath);
 
-        // Cut entries 4 and 5 (rows, tree nodes and heads), so the hub appends new entries in their place and re-signs.
-        const long keep = 4;
+        // Cut entries 7 and 8 (rows, tree nodes and heads), so the hub appends new entries in their place and re-signs.
+        const long keep = 7;
         fed.Sql("DELETE FROM ledger_entries WHERE idx >= $k", ("$k", keep));
         fed.Sql("DELETE FROM ledger_nodes WHERE (idx + 1) * (1 << level) > $k", ("$k", keep));
         fed.Sql("DELETE FROM ledger_heads WHERE tree_size > $k", ("$k", keep));
         await fed.AddRunsAsync(3);
 
-        // A client without history sees a sound ledger of 7 entries...
+        // A client without history sees a sound ledger of 10 entries...
         (code, output) = await fed.VerifyAsync(Path.Combine(fed.Root, "fresh-state.json"));
         Assert.True(code == 0, output);
-        Assert.StartsWith("ledger OK: 7 entries", output);
-        // ...but the saved head of 6 entries is not a prefix of it.
+        Assert.StartsWith("ledger OK: 10 entries", output);
+        // ...but the saved head of 9 entries is not a prefix of it.
         (code, output) = await fed.VerifyAsync();
         Assert.True(code == 1, output);
         Assert.Contains("history was rewritten", output);
-        Assert.Contains("size 6", output);
+        Assert.Contains("size 9", output);
         Assert.Equal(state, File.ReadAllText(fed.StatePath));
     }
 }

@@ -96,7 +96,7 @@ public sealed class RegistryTokenTests(FederationFixture f) : IDisposable
     public async Task A_station_token_pulls_and_cannot_push()
     {
         // Docker's own token flow: push through the gateway with alice's Basic credentials.
-        var digest = await new TrainPublisher(f.Docker, f.Alice).PushImageAsync(f.Misbehaving.Reference, FederationFixture.MisbehavingRepository, "token-test", "alice");
+        var digest = await f.Federation.Publisher(f.Docker, f.Alice).PushImageAsync(f.Misbehaving.Reference, FederationFixture.MisbehavingRepository, "token-test", "alice");
         var station = await f.Federation.Operator.CreateIdentityAsync("token-station-" + Guid.NewGuid().ToString("N")[..6], Roles.Station);
 
         var jwt = await TokenAsync(station.Name, station.Token, $"repository:{FederationFixture.MisbehavingRepository}:pull,push");
@@ -131,7 +131,7 @@ public sealed class RegistryTokenTests(FederationFixture f) : IDisposable
     [Fact]
     public async Task Forged_tampered_and_expired_tokens_are_refused_by_the_registry_itself()
     {
-        var digest = await new TrainPublisher(f.Docker, f.Alice).PushImageAsync(f.Misbehaving.Reference, FederationFixture.MisbehavingRepository, "token-forgery", "alice");
+        var digest = await f.Federation.Publisher(f.Docker, f.Alice).PushImageAsync(f.Misbehaving.Reference, FederationFixture.MisbehavingRepository, "token-forgery", "alice");
         var manifest = Registry($"/v2/{FederationFixture.MisbehavingRepository}/manifests/{digest}");
         RegistryScope[] pull = [new("repository", FederationFixture.MisbehavingRepository, ["pull"])];
         var options = new RegistryTokenOptions { Service = LocalFederation.RegistryService, Issuer = LocalFederation.TokenIssuer };

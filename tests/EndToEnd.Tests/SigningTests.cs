@@ -62,7 +62,7 @@ public sealed class SigningTests(FederationFixture f)
     [Fact]
     public async Task Alice_signs_her_train_through_the_gateway_and_verify_names_the_keys_that_signed()
     {
-        var train = await new TrainPublisher(f.Docker, f.Alice).PushAsync(f.Misbehaving.Reference);
+        var train = await f.Federation.Publisher(f.Docker, f.Alice).PushAsync(f.Misbehaving.Reference);
         var (key, keyId) = await NewKeyAsync("alice.pem");
         var image = $"{train.Repository}@{train.Digest}";
 
@@ -127,7 +127,7 @@ public sealed class SigningTests(FederationFixture f)
     [Fact]
     public async Task A_station_can_verify_but_cannot_write_a_signature()
     {
-        var train = await new TrainPublisher(f.Docker, f.Alice).PushAsync(f.Misbehaving.Reference);
+        var train = await f.Federation.Publisher(f.Docker, f.Alice).PushAsync(f.Misbehaving.Reference);
         var (key, _) = await NewKeyAsync("alice-for-station.pem");
         var image = $"{train.Repository}@{train.Digest}";
         Assert.Equal(0, (await TrainAsync(["sign", image, "--key", key, .. Hub(f.Alice.Connection.Token)])).Code);
@@ -147,7 +147,7 @@ public sealed class SigningTests(FederationFixture f)
     [Fact]
     public async Task Bob_cannot_sign_in_alices_namespace()
     {
-        var train = await new TrainPublisher(f.Docker, f.Alice).PushAsync(f.Misbehaving.Reference);
+        var train = await f.Federation.Publisher(f.Docker, f.Alice).PushAsync(f.Misbehaving.Reference);
         using var bob = await f.Federation.AddResearcherAsync("bob-" + Guid.NewGuid().ToString("N")[..6]);
         var (bobKey, _) = await NewKeyAsync("bob.pem");
         var image = $"{train.Repository}@{train.Digest}";

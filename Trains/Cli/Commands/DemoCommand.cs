@@ -66,7 +66,7 @@ public static class DemoCommand
         Done("federation up");
 
         output.WriteLine("==> researcher alice pushes cohort-stats through the hub");
-        var submitted = await new TrainPublisher(docker, researcher).PushAsync(train.Reference, m => output.WriteLine("  " + m));
+        var submitted = await federation.Publisher(docker, researcher).PushAsync(train.Reference, m => output.WriteLine("  " + m));
         Done($"train {submitted.Id} submitted: {submitted.Repository}@{submitted.Digest[..19]}…");
 
         output.WriteLine($"==> run at {string.Join(", ", stations)}");

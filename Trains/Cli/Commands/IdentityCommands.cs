@@ -31,8 +31,9 @@ public static class IdentityCommands
 
     public static async Task<int> StationAsync(CliArgs args, TextWriter output)
     {
-        var verb = args.Required(0, "a station command: list");
-        if (verb != "list") throw new UsageException($"unknown command 'station {verb}'; try: station list");
+        var verb = args.Required(0, "a station command: list|approvals");
+        if (verb == "approvals") return await ApprovalCommands.RunAsync(args, output);
+        if (verb != "list") throw new UsageException($"unknown command 'station {verb}'; try: station list|approvals");
         using var hub = new HubApiClient(HubProfile.Resolve(args));
         args.RejectUnknown();
         foreach (var s in await hub.ListStationsAsync())

@@ -1,6 +1,7 @@
 using Docker.DotNet;
 using HealthTrain.Cli.Hub;
 using HealthTrain.Cli.Images;
+using HealthTrain.Trains.Protocol;
 using HealthTrain.Trains.Protocol.Signing;
 
 namespace HealthTrain.Cli.Commands;
@@ -30,7 +31,7 @@ public static class ImageCommands
 
     public static async Task<int> TrainAsync(CliArgs args, TextWriter output)
     {
-        var verb = args.Required(0, "a train command: build|push|list|sign|verify");
+        var verb = args.Required(0, "a train command: build|push|list|show|check|publish|reject|sign|verify");
         switch (verb)
         {
             case "build":
@@ -47,16 +48,20 @@ public static class ImageCommands
             case "push":
             {
                 var target = args.Required(1, "a built image (e.g. healthtrain/cohort-stats:1.0.0) or a train folder");
+                var keyPath = args.Option("key");
+                var passphrase = KeyCommands.PassphraseFrom(args);
                 using var hub = new HubApiClient(HubProfile.Resolve(args));
                 args.RejectUnknown();
+                using var key = keyPath is null ? null : SigningKey.Load(keyPath, passphrase);
                 using var docker = Docker();
                 if (Directory.Exists(target))
                 {
                     var builder = new TrainImageBuilder(docker, BaseBuilder(docker, output), new ImmediateProgress<string>(output.WriteLine));
                     target = (await builder.BuildAsync(Path.GetFullPath(target))).Reference;
                 }
-                var train = await new TrainPublisher(docker, hub).PushAsync(target, output.WriteLine);
+                var train = await new TrainPublisher(docker, hub, key).PushAsync(target, output.WriteLine);
                 output.WriteLine($"train {train.Id}: {train.Repository}:{train.Version} submitted as {train.Digest}");
+                WriteState(train, output);
                 return 0;
             }
             case "list":
@@ -64,16 +69,47 @@ public static class ImageCommands
                 using var hub = new HubApiClient(HubProfile.Resolve(args));
                 args.RejectUnknown();
                 foreach (var t in await hub.ListTrainsAsync())
-                    output.WriteLine($"{t.Id,5}  {t.Repository + ":" + t.Version,-36} {t.Kind,-10} {t.Digest[..19]}…  {t.SubmittedAt:yyyy-MM-dd HH:mm}");
+                    output.WriteLine($"{t.Id,5}  {t.Repository + ":" + t.Version,-36} {t.Kind,-10} {t.State,-10} {t.Digest[..19]}…  {t.SubmittedAt:yyyy-MM-dd HH:mm}");
                 return 0;
+            }
+            case "show" or "check" or "publish" or "reject":
+            {
+                var id = long.Parse(args.Required(1, "the train's id (see train list)"), System.Globalization.CultureInfo.InvariantCulture);
+                var reason = args.Option("reason");
+                using var hub = new HubApiClient(HubProfile.Resolve(args));
+                args.RejectUnknown();
+                RejectExtra(args, 2);
+                var train = verb switch
+                {
+                    "show" => await hub.GetTrainAsync(id),
+                    "check" => await hub.CheckTrainAsync(id),
+                    "publish" => await hub.PublishTrainAsync(id, reason),
+                    _ => await hub.RejectTrainAsync(id, reason ?? throw new UsageException("--reason TEXT is required: the author reads it")),
+                };
+                output.WriteLine($"train {train.Id}: {train.Repository}:{train.Version} ({train.Kind}) by {train.Owner}, {train.Digest}");
+                WriteState(train, output);
+                return train.State == TrainStates.Rejected && verb != "reject" ? 1 : 0;
             }
             case "sign":
                 return await SignAsync(args, output);
             case "verify":
                 return await VerifyAsync(args, output);
             default:
-                throw new UsageException($"unknown command 'train {verb}'; try: train build|push|list|sign|verify");
+                throw new UsageException($"unknown command 'train {verb}'; try: train build|push|list|show|check|publish|reject|sign|verify");
         }
+    }
+
+    /// <summary>Where a train stands and what the hub's checks found.</summary>
+    private static void WriteState(TrainInfo train, TextWriter output)
+    {
+        output.WriteLine($"  state: {train.State}" + (train.DecidedBy is null ? "" : $" (by {train.DecidedBy} at {train.DecidedAt:yyyy-MM-dd HH:mm}{(train.DecisionReason is null ? "" : ": " + train.DecisionReason)})"));
+        foreach (var check in train.Checks)
+            output.WriteLine($"  {(check.Passed ? "ok  " : "FAIL")}  {check.Name,-17} {check.Detail}");
+        if (train.PublicationKeyId is not null) output.WriteLine($"  published with hub key {train.PublicationKeyId[..16]}…");
+        if (train.State == TrainStates.Submitted && train.Checks.Any(c => !c.Passed))
+            output.WriteLine($"  fix what failed, then: healthtrain train check {train.Id}");
+        else if (train.State == TrainStates.Checked)
+            output.WriteLine("  waiting for a hub operator to publish it");
     }
 
     /// <summary>

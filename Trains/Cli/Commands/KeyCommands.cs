@@ -5,10 +5,64 @@ namespace HealthTrain.Cli.Commands;
 /// <summary><c>healthtrain keys new</c>: cosign-compatible ECDSA P-256 signing keys for trains.</summary>
 public static class KeyCommands
 {
-    public static Task<int> RunAsync(CliArgs args, TextWriter output)
+    public static Task<int> RunAsync(CliArgs args, TextWriter output) => args.Required(0, "a keys command: new|register|list|revoke|hub") switch
     {
-        var verb = args.Required(0, "a keys command: new");
-        if (verb != "new") throw new UsageException($"unknown command 'keys {verb}'; try: keys new --out PATH [--passphrase-env VAR]");
+        "new" => NewAsync(args, output),
+        "register" or "list" or "revoke" or "hub" => HubKeysAsync(args, output),
+        var verb => throw new UsageException($"unknown command 'keys {verb}'; try: keys new|register|list|revoke|hub"),
+    };
+
+    /// <summary>
+    /// <c>keys register PUB.pem</c>, <c>keys list</c>, <c>keys revoke KEYID</c> (at the hub: signatures count as yours only
+    /// by a registered key) and <c>keys hub [--out DIR]</c> (the hub's public keys, for stations and auditors to pin).
+    /// </summary>
+    private static async Task<int> HubKeysAsync(CliArgs args, TextWriter output)
+    {
+        var verb = args.Positional[0];
+        var argument = verb is "register" or "revoke" ? args.Required(1, verb == "register" ? "the public key file (PATH.pub from keys new)" : "the key id (see keys list)") : null;
+        var outDir = verb == "hub" ? args.Option("out") : null;
+        using var hub = new Hub.HubApiClient(HubProfile.Resolve(args));
+        args.RejectUnknown();
+        switch (verb)
+        {
+            case "register":
+            {
+                var pem = File.ReadAllText(argument!);
+                if (pem.Contains("PRIVATE KEY", StringComparison.Ordinal))
+                    throw new UsageException($"{argument} holds a private key; register the public key (PATH.pub) — private keys never leave their owner");
+                var key = await hub.RegisterKeyAsync(pem);
+                output.WriteLine($"registered key {key.KeyId} for {key.Owner}");
+                return 0;
+            }
+            case "revoke":
+            {
+                var key = await hub.RevokeKeyAsync(argument!);
+                output.WriteLine($"revoked key {key.KeyId} of {key.Owner} at {key.RevokedAt:yyyy-MM-dd HH:mm:ss}");
+                return 0;
+            }
+            case "list":
+                foreach (var key in await hub.ListKeysAsync())
+                    output.WriteLine($"{key.KeyId}  {key.Owner,-16} added {key.AddedAt:yyyy-MM-dd HH:mm}{(key.RevokedAt is null ? "" : $"  REVOKED {key.RevokedAt:yyyy-MM-dd HH:mm}")}");
+                return 0;
+            default:
+            {
+                var keys = await hub.GetHubKeysAsync();
+                output.WriteLine($"publication key: {keys.PublicationKeyId}");
+                output.WriteLine($"ledger key:      {keys.LedgerKeyId}");
+                if (outDir is not null)
+                {
+                    Directory.CreateDirectory(outDir);
+                    File.WriteAllText(Path.Combine(outDir, "hub-publication.pub"), keys.PublicationKeyPem);
+                    File.WriteAllText(Path.Combine(outDir, "hub-ledger.pub"), keys.LedgerKeyPem);
+                    output.WriteLine($"written to {Path.Combine(outDir, "hub-publication.pub")} and hub-ledger.pub; compare the ids with the hub operator before trusting them");
+                }
+                return 0;
+            }
+        }
+    }
+
+    private static Task<int> NewAsync(CliArgs args, TextWriter output)
+    {
         var outPath = args.Option("out") ?? throw new UsageException("--out PATH is required: where to write the private key (the public key goes to PATH.pub)");
         var passphrase = PassphraseFrom(args);
         args.RejectUnknown();

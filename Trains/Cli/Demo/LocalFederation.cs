@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using HealthTrain.Cli.Hub;
 using HealthTrain.Trains.Protocol;
+using HealthTrain.Trains.Protocol.Signing;
 
 namespace HealthTrain.Cli.Demo;
 
@@ -16,6 +17,9 @@ public sealed record FederationOptions(string RootDir)
     /// <summary>How long a station may take to load its FHIR folder before it is considered stuck.</summary>
     public TimeSpan StationLoadTimeout { get; init; } = TimeSpan.FromMinutes(10);
     public int StationPollSeconds { get; init; } = 20;
+
+    /// <summary>Train kinds the hub publishes by itself once its checks pass (<c>Hub:Publication:AutoPublishKinds</c>).</summary>
+    public IReadOnlyList<string> AutoPublishKinds { get; init; } = [TrainKinds.Statistics];
 }
 
 /// <summary>A station process of a local federation.</summary>
@@ -31,6 +35,7 @@ public sealed class LocalFederation : IAsyncDisposable
     private readonly List<ChildProcess> _processes = [];
     private readonly List<LocalStation> _stations = [];
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(10) };
+    private readonly Dictionary<string, SigningKey> _researcherKeys = new(StringComparer.Ordinal);
 
     public Uri HubUrl { get; private set; } = null!;
     public Uri RegistryUrl { get; private set; } = null!;
@@ -47,6 +52,9 @@ public sealed class LocalFederation : IAsyncDisposable
     public const string TokenIssuer = "healthtrain-hub";
 
     private string HubDataDir => Path.Combine(_options.RootDir, "hub");
+
+    /// <summary>The hub's publication key (public half), which every station of this federation trusts.</summary>
+    public string HubPublicationKeyPath => Path.Combine(HubDataDir, "publication-key.pem.pub");
 
     /// <summary>
     /// Starts the hub, then the registry, and waits until both answer. The hub comes first: it is the registry's token
@@ -130,6 +138,7 @@ public sealed class LocalFederation : IAsyncDisposable
             "--Hub:RegistryToken:Realm=" + TokenRealm,
             "--Hub:RegistryToken:Service=" + RegistryService,
             "--Hub:RegistryToken:Issuer=" + TokenIssuer,
+            .. _options.AutoPublishKinds.Select((kind, i) => $"--Hub:Publication:AutoPublishKinds:{i}={kind}"),
         ], Path.Combine(LogDir, "hub.log"), new Dictionary<string, string> { ["Hub__OperatorToken"] = OperatorToken });
         _processes.Add(HubProcess);
         await HubProcess.WaitUntilAsync(async c => (await _http.GetAsync(new Uri(HubUrl, "/healthz"), c)).IsSuccessStatusCode, _options.StartTimeout, ct);
@@ -145,16 +154,30 @@ public sealed class LocalFederation : IAsyncDisposable
         await StartHubAsync(ct);
     }
 
-    /// <summary>Creates a researcher identity and returns a client acting as them.</summary>
+    /// <summary>Creates a researcher identity with a registered signing key and returns a client acting as them.</summary>
     public async Task<HubApiClient> AddResearcherAsync(string name, CancellationToken ct = default)
     {
         var created = await Operator.CreateIdentityAsync(name, Roles.Researcher, ct);
-        return new HubApiClient(new HubConnection(HubUrl, created.Token));
+        var client = new HubApiClient(new HubConnection(HubUrl, created.Token));
+        var key = SigningKey.Generate();
+        await client.RegisterKeyAsync(key.PublicKey.Pem, ct);
+        _researcherKeys[created.Token] = key;
+        return client;
     }
 
+    /// <summary>The signing key <see cref="AddResearcherAsync"/> made and registered for this researcher.</summary>
+    public SigningKey KeyOf(HubApiClient researcher) => _researcherKeys[researcher.Connection.Token];
+
+    /// <summary>Pushes, signs (with the researcher's key) and submits a train image as <paramref name="researcher"/>.</summary>
+    public TrainPublisher Publisher(Docker.DotNet.DockerClient docker, HubApiClient researcher) => new(docker, researcher, KeyOf(researcher));
+
     /// <summary>Registers a station at the hub, starts its process with the given FHIR folder, and waits until it has loaded it.</summary>
+    /// <remarks>
+    /// The station trusts the hub's publication key; with <paramref name="autoApproveStatistics"/> it approves published
+    /// statistics trains by policy, otherwise every new image waits for its operator (see <see cref="OperatorTokenOf"/>).
+    /// </remarks>
     public async Task<LocalStation> AddStationAsync(string name, string? fhirDir, CancellationToken ct = default, string? tokenOverride = null,
-        IEnumerable<string>? settings = null)
+        IEnumerable<string>? settings = null, bool autoApproveStatistics = true)
     {
         var token = tokenOverride ?? (await Operator.CreateIdentityAsync(name, Roles.Station, ct)).Token;
         var port = ChildProcess.FreePort();
@@ -167,7 +190,10 @@ public sealed class LocalFederation : IAsyncDisposable
             "--Station:HubUrl=" + HubUrl.ToString().TrimEnd('/'),
             "--Station:DataDir=" + dataDir,
             "--Station:PollSeconds=" + _options.StationPollSeconds,
+            "--Station:Trust:HubKeys:0=" + HubPublicationKeyPath,
         };
+        if (autoApproveStatistics)
+            args.AddRange(["--Station:Approval:AutoApprove:0:Name=local-statistics", "--Station:Approval:AutoApprove:0:Kinds:0=" + TrainKinds.Statistics]);
         if (fhirDir is not null) args.Add("--Station:FhirDir=" + fhirDir);
         // Extra station settings, e.g. "AllowRawResources=false".
         args.AddRange((settings ?? []).Select(s => "--Station:" + s));
@@ -181,6 +207,9 @@ public sealed class LocalFederation : IAsyncDisposable
         _stations.Add(station);
         return station;
     }
+
+    /// <summary>The token of the station's own operator (generated into its data folder at first start).</summary>
+    public static string OperatorTokenOf(LocalStation station) => File.ReadAllText(Path.Combine(station.DataDir, "operator.token")).Trim();
 
     /// <summary>The station's local status document, or null while it is not answering.</summary>
     public async Task<JsonElement?> StatusAsync(LocalStation station, CancellationToken ct = default)
@@ -196,6 +225,7 @@ public sealed class LocalFederation : IAsyncDisposable
         for (var i = _processes.Count - 1; i >= 0; i--) await _processes[i].DisposeAsync();
         _processes.Clear();
         Operator?.Dispose();
+        foreach (var key in _researcherKeys.Values) key.Dispose();
         _http.Dispose();
     }
 }

@@ -39,6 +39,21 @@ public sealed class HubApiClient(HubConnection connection) : IDisposable
     public Task<List<IdentityInfo>> ListStationsAsync(CancellationToken ct = default) => GetAsync<List<IdentityInfo>>("/api/stations", ct);
     public Task<TrainInfo> SubmitTrainAsync(TrainSubmission submission, CancellationToken ct = default) => PostAsync<TrainInfo>("/api/trains", submission, ct);
     public Task<List<TrainInfo>> ListTrainsAsync(CancellationToken ct = default) => GetAsync<List<TrainInfo>>("/api/trains", ct);
+    public Task<TrainInfo> GetTrainAsync(long id, CancellationToken ct = default) => GetAsync<TrainInfo>($"/api/trains/{id}", ct);
+    public Task<TrainInfo> CheckTrainAsync(long id, CancellationToken ct = default) => PostAsync<TrainInfo>($"/api/trains/{id}/check", new { }, ct);
+    public Task<TrainInfo> PublishTrainAsync(long id, string? reason, CancellationToken ct = default) =>
+        PostAsync<TrainInfo>($"/api/trains/{id}/publish", new TrainDecision(reason), ct);
+    public Task<TrainInfo> RejectTrainAsync(long id, string reason, CancellationToken ct = default) =>
+        PostAsync<TrainInfo>($"/api/trains/{id}/reject", new TrainDecision(reason), ct);
+    public Task<KeyInfo> RegisterKeyAsync(string publicKeyPem, CancellationToken ct = default) =>
+        PostAsync<KeyInfo>("/api/keys", new KeyRegistration(publicKeyPem), ct);
+    public Task<List<KeyInfo>> ListKeysAsync(CancellationToken ct = default) => GetAsync<List<KeyInfo>>("/api/keys", ct);
+    public async Task<KeyInfo> RevokeKeyAsync(string keyId, CancellationToken ct = default)
+    {
+        using var response = await _http.DeleteAsync($"/api/keys/{Uri.EscapeDataString(keyId)}", ct);
+        return await ReadAsync<KeyInfo>(response, ct);
+    }
+    public Task<HubKeys> GetHubKeysAsync(CancellationToken ct = default) => GetAsync<HubKeys>("/api/hub/keys", ct);
     public Task<RunInfo> StartRunAsync(RunRequest request, CancellationToken ct = default) => PostAsync<RunInfo>("/api/runs", request, ct);
     public Task<List<RunInfo>> ListRunsAsync(CancellationToken ct = default) => GetAsync<List<RunInfo>>("/api/runs", ct);
     public Task<RunInfo> GetRunAsync(long id, CancellationToken ct = default) => GetAsync<RunInfo>($"/api/runs/{id}", ct);

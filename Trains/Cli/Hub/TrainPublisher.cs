@@ -1,13 +1,20 @@
 using Docker.DotNet;
 using Docker.DotNet.Models;
 using HealthTrain.Trains.Protocol;
+using HealthTrain.Trains.Protocol.Signing;
 
 namespace HealthTrain.Cli.Hub;
 
-/// <summary>Pushes a locally built train image through the hub's registry gateway and submits it by digest.</summary>
-public sealed class TrainPublisher(DockerClient docker, HubApiClient hub)
+/// <summary>
+/// Pushes a locally built train image through the hub's registry gateway, signs the pushed digest with the author's key
+/// (when given) and submits it by digest.
+/// </summary>
+public sealed class TrainPublisher(DockerClient docker, HubApiClient hub, SigningKey? signingKey = null)
 {
-    /// <summary>Pushes <paramref name="localImage"/> as <c>HUB/OWNER/NAME:VERSION</c> and registers it at the hub.</summary>
+    /// <summary>
+    /// Pushes <paramref name="localImage"/> as <c>HUB/OWNER/NAME:VERSION</c>, signs the pushed digest (before the hub
+    /// checks it), and submits it at the hub.
+    /// </summary>
     public async Task<TrainInfo> PushAsync(string localImage, Action<string>? progress = null, CancellationToken ct = default)
     {
         var me = await hub.WhoAmIAsync(ct);
@@ -18,6 +25,13 @@ public sealed class TrainPublisher(DockerClient docker, HubApiClient hub)
         var manifest = ManifestValidator.ParseOrThrow(label);
         var repository = $"{me.Name}/{manifest.Name}";
         var digest = await PushImageAsync(localImage, repository, manifest.Version, me.Name, progress, ct);
+        if (signingKey is not null)
+        {
+            using var http = new HttpClient { BaseAddress = new Uri(hub.Connection.Url, "/"), Timeout = TimeSpan.FromMinutes(2) };
+            var registry = new SignatureRegistry(http, new RegistryCredentials(me.Name, hub.Connection.Token));
+            await registry.SignAsync(repository, digest, signingKey, creator: "healthtrain", cancellationToken: ct);
+            progress?.Invoke($"  signed {digest} with key {signingKey.KeyId[..16]}…");
+        }
         return await hub.SubmitTrainAsync(new TrainSubmission(repository, digest), ct);
     }
 

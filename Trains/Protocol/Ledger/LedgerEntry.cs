@@ -11,7 +11,9 @@ namespace HealthTrain.Trains.Protocol.Ledger;
 public static partial class LedgerKinds
 {
     public const string TrainSubmitted = "train.submitted";
+    public const string TrainChecked = "train.checked";
     public const string TrainPublished = "train.published";
+    public const string TrainRejected = "train.rejected";
     public const string RunCreated = "run.created";
     public const string JobDispatched = "job.dispatched";
     public const string JobRefused = "job.refused";

@@ -51,12 +51,22 @@ public sealed partial class SignatureRegistry
 
     private sealed record TokenEntry(string Token, DateTimeOffset UseUntil);
 
+    /// <summary>Mints registry tokens for a challenged scope itself, for a token server talking to its own registry.</summary>
+    private readonly Func<string, CancellationToken, Task<string>>? tokenSource;
+
     public SignatureRegistry(HttpClient http, RegistryCredentials? credentials = null)
     {
         this.http = http ?? throw new ArgumentNullException(nameof(http));
         this.credentials = credentials;
         baseAddress = http.BaseAddress ?? throw new ArgumentException("the HttpClient needs a BaseAddress: the registry's root URL", nameof(http));
     }
+
+    /// <summary>
+    /// A client whose Bearer challenges are answered by <paramref name="tokenSource"/> (given the challenged scope, e.g.
+    /// <c>repository:alice/x:pull,push</c>) instead of a token server: for the hub, which is its registry's token server.
+    /// </summary>
+    public SignatureRegistry(HttpClient http, Func<string, CancellationToken, Task<string>> tokenSource) : this(http) =>
+        this.tokenSource = tokenSource ?? throw new ArgumentNullException(nameof(tokenSource));
 
     /// <summary>
     /// The manifest digest of <paramref name="repository"/>:<paramref name="reference"/> (a tag or a digest),
@@ -73,6 +83,18 @@ public sealed partial class SignatureRegistry
         if (reference.StartsWith("sha256:", StringComparison.Ordinal) && digest != reference)
             throw new SignatureRegistryException($"the registry returned a manifest for {repository}@{reference} whose digest is {digest}");
         return digest;
+    }
+
+    /// <summary>The image manifest stored under <paramref name="digest"/>, checked against it.</summary>
+    public async Task<byte[]> ReadManifestAsync(string repository, string digest, CancellationToken cancellationToken = default)
+    {
+        ValidateRepository(repository);
+        if (!SimpleSigningPayload.IsSha256Digest(digest)) throw new ArgumentException($"'{digest}' is not a sha256 digest", nameof(digest));
+        var bytes = await GetManifestOrNullAsync(repository, digest, cancellationToken)
+            ?? throw new SignatureRegistryException($"the registry has no manifest {repository}@{digest}", HttpStatusCode.NotFound);
+        if (Cosign.Digest(bytes) != digest)
+            throw new SignatureRegistryException($"the registry returned a manifest for {repository}@{digest} whose digest is {Cosign.Digest(bytes)}");
+        return bytes;
     }
 
     /// <summary>The image's signature manifest, or null when it has none.</summary>
@@ -287,7 +309,9 @@ public sealed partial class SignatureRegistry
         string? token;
         try
         {
-            token = CachedToken(scope) is { } cached && cached != sent ? cached : await FetchTokenAsync(challenge, scope, cancellationToken);
+            token = CachedToken(scope) is { } cached && cached != sent ? cached
+                : tokenSource is not null ? await MintTokenAsync(scope, cancellationToken)
+                : await FetchTokenAsync(challenge, scope, cancellationToken);
         }
         catch
         {
@@ -343,6 +367,14 @@ public sealed partial class SignatureRegistry
             if (parameters.ContainsKey("realm")) return parameters;
         }
         return null;
+    }
+
+    private async Task<string> MintTokenAsync(string scope, CancellationToken cancellationToken)
+    {
+        var token = await tokenSource!(scope, cancellationToken);
+        // Minted tokens live at least a minute; reuse them for half of that.
+        lock (tokenLock) tokens[scope] = new TokenEntry(token, DateTimeOffset.UtcNow + TimeSpan.FromSeconds(30));
+        return token;
     }
 
     /// <summary>

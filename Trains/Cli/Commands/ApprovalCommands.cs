@@ -1,0 +1,99 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using HealthTrain.Trains.Protocol;
+
+namespace HealthTrain.Cli.Commands;
+
+/// <summary>
+/// <c>healthtrain station approvals [list|show|approve|reject]</c>: a station operator's approval queue, through the
+/// station's own API (<c>--station URL --token T</c>, or HEALTHTRAIN_STATION / HEALTHTRAIN_STATION_TOKEN).
+/// </summary>
+public static class ApprovalCommands
+{
+    public static async Task<int> RunAsync(CliArgs args, TextWriter output)
+    {
+        var verb = args.Positional.Count > 1 ? args.Positional[1] : "list";
+        var digest = verb is "show" or "approve" or "reject" ? args.Required(2, "the image digest (sha256:…, see station approvals list)") : null;
+        var state = verb == "list" ? args.Option("state") : null;
+        var reason = args.Option("reason");
+        var url = args.Option("station") ?? Environment.GetEnvironmentVariable("HEALTHTRAIN_STATION")
+            ?? throw new UsageException("--station URL is required (the station's own address, e.g. http://127.0.0.1:7100), or set HEALTHTRAIN_STATION");
+        var token = args.Option("token") is { } t ? t : Environment.GetEnvironmentVariable("HEALTHTRAIN_STATION_TOKEN")
+            ?? throw new UsageException("--token is required (the station operator's token, in the station's data folder as operator.token), or set HEALTHTRAIN_STATION_TOKEN");
+        args.RejectUnknown();
+        if (verb == "reject" && string.IsNullOrWhiteSpace(reason)) throw new UsageException("--reason TEXT is required to reject: the researcher and the ledger read it");
+
+        using var http = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(30) };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        switch (verb)
+        {
+            case "list":
+            {
+                var list = await ReadAsync<List<ApprovalInfo>>(await http.GetAsync("/api/approvals" + (state is null ? "" : "?state=" + Uri.EscapeDataString(state))));
+                if (list.Count == 0) output.WriteLine(state is null ? "nothing inspected yet" : $"no {state} images");
+                foreach (var a in list)
+                    output.WriteLine($"{a.State,-9} {a.Digest}  {a.Repository}:{a.Version} ({a.Kind}) by {a.Author}"
+                        + (a.DecidedBy is null ? $", waiting since {a.RequestedAt:yyyy-MM-dd HH:mm}" : $", {a.DecidedBy} {a.DecidedAt:yyyy-MM-dd HH:mm}")
+                        + (a.WaitingJobs.Count > 0 ? $", {a.WaitingJobs.Count} job(s) waiting" : ""));
+                return 0;
+            }
+            case "show":
+                Print(await ReadAsync<ApprovalInfo>(await http.GetAsync($"/api/approvals/{digest}")), output);
+                return 0;
+            case "approve" or "reject":
+            {
+                var decided = await ReadAsync<ApprovalInfo>(await http.PostAsJsonAsync($"/api/approvals/{digest}/{verb}", new ApprovalDecision(reason), ProtocolJson.Api));
+                output.WriteLine($"{decided.State}: {decided.Repository}:{decided.Version} ({decided.Digest}) by {decided.DecidedBy}"
+                    + (decided.WaitingJobs.Count > 0 ? $"; {decided.WaitingJobs.Count} waiting job(s) go on now" : ""));
+                return 0;
+            }
+            default:
+                throw new UsageException($"unknown command 'station approvals {verb}'; try: station approvals list|show|approve|reject");
+        }
+    }
+
+    /// <summary>The inspection report, as an operator reads it before deciding.</summary>
+    private static void Print(ApprovalInfo a, TextWriter output)
+    {
+        output.WriteLine($"{a.Repository}:{a.Version} ({a.Kind}) by {a.Author}: {a.State}" + (a.DecidedBy is null ? "" : $" by {a.DecidedBy} at {a.DecidedAt:yyyy-MM-dd HH:mm}: {a.Reason}"));
+        if (a.Report is not { } r) return;
+        output.WriteLine($"  digest:   {r.Digest}");
+        foreach (var s in r.Signers) output.WriteLine($"  signed:   {s.Role,-7} {s.Name,-16} key {s.KeyId}");
+        output.WriteLine($"  layers:   {r.Layers.Count}, {r.TotalLayerBytes / 1048576.0:0.#} MiB compressed");
+        foreach (var l in r.Layers) output.WriteLine($"            {l.Digest[..19]}…  {l.Size / 1024.0,10:0.#} KiB");
+        output.WriteLine($"  user:     {r.Config.User}   entrypoint: {string.Join(' ', r.Config.Entrypoint)} {string.Join(' ', r.Config.Cmd)}");
+        output.WriteLine($"  env:      {string.Join(", ", r.Config.Env)}");
+        output.WriteLine($"  ports:    {(r.Config.ExposedPorts.Count == 0 ? "none" : string.Join(", ", r.Config.ExposedPorts))}   volumes: {(r.Config.Volumes.Count == 0 ? "none" : string.Join(", ", r.Config.Volumes))}");
+        var m = r.Manifest;
+        output.WriteLine($"  reads:    {string.Join(", ", m.Inputs.Select(i => i.Kind == InputKinds.View ? $"view {i.Name}" : $"{i.Kind} {i.ResourceType}"))}");
+        output.WriteLine($"  writes:   {string.Join(", ", m.Outputs.Statistics.Select(s => $"{s.Name} ({s.Kind})").Concat(m.Outputs.Tensors.Select(t => $"{t.Name} {t.Dtype}[{string.Join(",", t.Shape)}]")))}");
+        output.WriteLine($"  needs:    {m.Resources.Cpus} CPU, {m.Resources.MemoryMb} MB, {m.Resources.Gpus} GPU, {m.Resources.TimeoutSeconds} s");
+        if (r.Diff is { } d)
+        {
+            output.WriteLine($"  changes since approved {d.PreviousVersion} ({d.PreviousDigest[..19]}…): {d.Added.Count} added, {d.Changed.Count} changed, {d.Removed.Count} removed");
+            foreach (var f in d.Added.Take(20)) output.WriteLine($"    + /{f}");
+            foreach (var f in d.Changed.Take(20)) output.WriteLine($"    ~ /{f}");
+            foreach (var f in d.Removed.Take(20)) output.WriteLine($"    - /{f}");
+        }
+        else output.WriteLine("  changes:  no earlier version of this train was approved here");
+        foreach (var p in r.Problems) output.WriteLine($"  PROBLEM:  {p}");
+        if (a.WaitingJobs.Count > 0) output.WriteLine($"  waiting jobs: {string.Join(", ", a.WaitingJobs)}");
+    }
+
+    private static async Task<T> ReadAsync<T>(HttpResponseMessage response)
+    {
+        using (response)
+        {
+            var body = await response.Content.ReadAsStringAsync();
+            if (!response.IsSuccessStatusCode)
+            {
+                string message;
+                try { message = JsonSerializer.Deserialize<ApiError>(body, ProtocolJson.Api)?.Error ?? body; }
+                catch (JsonException) { message = body; }
+                throw new InvalidOperationException($"the station answered {(int)response.StatusCode}: {message}");
+            }
+            return JsonSerializer.Deserialize<T>(body, ProtocolJson.Api) ?? throw new InvalidOperationException("the station sent an empty answer");
+        }
+    }
+}
