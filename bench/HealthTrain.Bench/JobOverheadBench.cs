@@ -52,7 +52,7 @@ public static class JobOverheadBench
             var rows = new (string Name, Func<JobInfo, double, double> Value)[]
             {
                 ("pull (cached image)", (j, _) => j.Timings!.PullMs),
-                ("inspect manifest", (j, _) => j.Timings!.InspectMs),
+                ("verify signatures, inspect manifest", (j, _) => j.Timings!.InspectMs),
                 ("prepare input", (j, _) => j.Timings!.PrepareInputMs),
                 ("create + start container", (j, _) => j.Timings!.CreateStartMs),
                 ("collect + check output", (j, _) => j.Timings!.CollectMs),
