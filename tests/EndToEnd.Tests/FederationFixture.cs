@@ -29,6 +29,8 @@ public sealed class FederationFixture : IAsyncLifetime
     public TrainImage Misbehaving { get; private set; } = null!;
     /// <summary>The same program whose manifest allows only a few seconds.</summary>
     public TrainImage MisbehavingShortTimeout { get; private set; } = null!;
+    /// <summary>The same program in an image configured to run as root.</summary>
+    public TrainImage MisbehavingAsRoot { get; private set; } = null!;
     /// <summary>The same program with no manifest label at all.</summary>
     public TrainImage MisbehavingWithoutManifest { get; private set; } = null!;
     /// <summary>The same program whose label is not valid manifest JSON.</summary>
@@ -54,6 +56,14 @@ public sealed class FederationFixture : IAsyncLifetime
             {
                 Reference = "healthtrain/misbehaving-train:1.0.1-short-timeout",
                 ManifestLabel = ManifestLabel.Literal(shortTimeout.ToJsonString()),
+            });
+            var asRoot = JsonNode.Parse(publish.ManifestJson)!.AsObject();
+            asRoot["version"] = "1.1.1-root";
+            MisbehavingAsRoot = await builder.BuildImageAsync(publish, new TrainImageOptions
+            {
+                Reference = "healthtrain/misbehaving-train:1.1.1-root",
+                ManifestLabel = ManifestLabel.Literal(asRoot.ToJsonString()),
+                User = "root",
             });
             MisbehavingWithoutManifest = await builder.BuildImageAsync(publish, new TrainImageOptions
             {
