@@ -67,9 +67,10 @@ public sealed class AdversarialTrainTests(FederationFixture f, ITestOutputHelper
         Assert.DoesNotContain("NOT CONTAINED", job.LogTail);
         if (behaviour == "write-past-cap")
         {
-            // The reason says how much it had written when it was seen: far less than the 1 GiB it tried.
+            // Stopped while it ran: the reason says how much it had written when the station looked, short of the 1 GiB it meant to.
+            // (How far past the cap depends on the disk's speed over one watch interval.)
             var seen = long.Parse(job.Error!.Split('(')[^1].Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
-            Assert.InRange(seen, OutputCap + 1, 512L * 1024 * 1024);
+            Assert.InRange(seen, OutputCap + 1, 1024L * 1024 * 1024 - 1);
         }
         await AssertTheNextJobSucceedsAsync(Adversary);
     }
