@@ -24,6 +24,12 @@ public sealed class PublicationOptions
     /// </summary>
     public List<string> AutoPublishKinds { get; set; } = [];
 
+    /// <summary>
+    /// Whether an image configured as root (or as a user name) may pass the hub's checks. Off by default; when on, each
+    /// station still decides for itself (<c>Station:RootImages</c>: refuse, or run it as 65532:65532).
+    /// </summary>
+    public bool AllowRootImages { get; set; }
+
     /// <summary>Largest image (config plus compressed layers) the hub accepts as a train.</summary>
     public long MaxImageBytes { get; set; } = 4L * 1024 * 1024 * 1024;
 

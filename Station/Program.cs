@@ -16,6 +16,8 @@ var problems = new List<string>();
 if (string.IsNullOrWhiteSpace(options.Name)) problems.Add("Station:Name is required");
 if (!Uri.TryCreate(options.HubUrl, UriKind.Absolute, out _)) problems.Add("Station:HubUrl must be an absolute URL of the hub");
 if (string.IsNullOrWhiteSpace(options.Token)) problems.Add("Station:Token is required (issued by the hub operator)");
+if (TrainUserPolicy.WhyInvalid(options.RootImages) is { } rootImages) problems.Add(rootImages);
+if (options.MaxOutputBytes <= 0 || options.MaxOutputFiles <= 0) problems.Add("Station:MaxOutputBytes and Station:MaxOutputFiles must be positive");
 if (problems.Count > 0)
 {
     Console.Error.WriteLine("station configuration is incomplete:\n  " + string.Join("\n  ", problems));

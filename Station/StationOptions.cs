@@ -27,6 +27,15 @@ public sealed class StationOptions
     /// <summary>Largest total size of what a train may write to <c>/output</c>.</summary>
     public long MaxOutputBytes { get; set; } = 64L * 1024 * 1024;
 
+    /// <summary>Most files and folders a train may leave in <c>/output</c>; one more stops the train.</summary>
+    public int MaxOutputFiles { get; set; } = 1000;
+
+    /// <summary>
+    /// What to do with a train image whose configured user is not a numeric non-root uid: <c>refuse</c> the job
+    /// (default) or <c>remap</c> it to run as 65532:65532.
+    /// </summary>
+    public string RootImages { get; set; } = Execution.TrainUserPolicy.Refuse;
+
     /// <summary>Size of the writable tmpfs mounted at <c>/tmp</c> in the train container.</summary>
     public long TmpBytes { get; set; } = 256L * 1024 * 1024;
 

@@ -40,8 +40,8 @@ public sealed class TrainChecks(RegistryClient registry, HubSignatureRegistry si
         var (signatureCheck, authorKeyId) = await CheckAuthorSignatureAsync(train, ct);
         checks.Add(signatureCheck);
 
-        checks.Add(ImageUser.IsNonRoot(image.User)
-            ? new(NonRoot, true, $"runs as {ImageUser.Describe(image.User)}")
+        checks.Add(ImageUser.IsNonRoot(image.User) ? new(NonRoot, true, $"runs as {ImageUser.Describe(image.User)}")
+            : options.Publication.AllowRootImages ? new(NonRoot, true, $"runs as {ImageUser.Describe(image.User)}, allowed by Hub:Publication:AllowRootImages; each station decides (Station:RootImages)")
             : new(NonRoot, false, $"runs as {ImageUser.Describe(image.User)}; set a numeric non-root USER such as 65532:65532"));
         checks.Add(image.ExposedPorts.Count == 0
             ? new(NoExposedPorts, true, "exposes no ports")

@@ -34,17 +34,26 @@ public sealed class DockerTrainExecutor(DockerClient docker, ILogger<DockerTrain
             }
             var createStartMs = clock.ElapsedMilliseconds;
             clock.Restart();
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            timeout.CancelAfter(x.Timeout);
+            // Stops the wait at the timeout, or as soon as the train's output breaks the station's limits.
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            stop.CancelAfter(x.Timeout);
+            string? overrun = null;
+            var watching = x.OutputLimits is { } limits
+                ? Task.Run(async () =>
+                {
+                    overrun = await OutputWatcher.WatchAsync(x.OutputDir, limits, stop.Token);
+                    if (overrun is not null) await stop.CancelAsync();
+                }, CancellationToken.None)
+                : Task.CompletedTask;
             long exitCode;
             var timedOut = false;
             try
             {
-                exitCode = (await docker.Containers.WaitContainerAsync(created.ID, timeout.Token)).StatusCode;
+                exitCode = (await docker.Containers.WaitContainerAsync(created.ID, stop.Token)).StatusCode;
             }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
             {
-                timedOut = true;
+                timedOut = overrun is null;
                 try
                 {
                     await docker.Containers.KillContainerAsync(created.ID, new ContainerKillParameters(), CancellationToken.None);
@@ -55,9 +64,15 @@ public sealed class DockerTrainExecutor(DockerClient docker, ILogger<DockerTrain
                 }
                 exitCode = (await docker.Containers.WaitContainerAsync(created.ID, CancellationToken.None)).StatusCode;
             }
+            finally
+            {
+                await stop.CancelAsync();
+                await watching;
+            }
             var runMs = clock.ElapsedMilliseconds;
-            var logTail = exitCode != 0 || timedOut ? await ReadLogTailAsync(created.ID, ct) : "";
-            return new ExecutionOutcome(exitCode, timedOut, logTail, createStartMs, runMs);
+            if (overrun is not null) log.LogWarning("stopped train container {Id}: {Reason}", created.ID, overrun);
+            var logTail = exitCode != 0 || timedOut || overrun is not null ? await ReadLogTailAsync(created.ID, ct) : "";
+            return new ExecutionOutcome(exitCode, timedOut, logTail, createStartMs, runMs) { OutputOverrun = overrun };
         }
         finally
         {

@@ -18,10 +18,17 @@ public sealed record TrainExecution(
 
     /// <summary>Docker device driver that provides the GPUs.</summary>
     public string GpuDriver { get; init; } = "nvidia";
+
+    /// <summary>Limits on <c>/output</c> watched while the train runs; a train that breaks them is stopped. Null: not watched.</summary>
+    public OutputLimits? OutputLimits { get; init; }
 }
 
 /// <summary>How an execution ended.</summary>
-public sealed record ExecutionOutcome(long ExitCode, bool TimedOut, string LogTail, long CreateStartMs, long RunMs);
+public sealed record ExecutionOutcome(long ExitCode, bool TimedOut, string LogTail, long CreateStartMs, long RunMs)
+{
+    /// <summary>Why the train was stopped for what it wrote to <c>/output</c>; null if it was not.</summary>
+    public string? OutputOverrun { get; init; }
+}
 
 /// <summary>
 /// Runs an approved train with the given mounts and limits and reports how it ended. Docker is the

@@ -9,7 +9,8 @@ using HealthTrain.Trains.Protocol.Signing;
 namespace HealthTrain.Station.Jobs;
 
 /// <summary>A job whose image is local, matches the hub's manifest and carries trusted signatures: ready for a decision.</summary>
-public sealed record PreparedJob(JobAssignment Job, string Repository, TrainManifest Manifest, LocalTrainImage Image, SignatureFindings Signatures, JobTimings Timings);
+public sealed record PreparedJob(JobAssignment Job, string Repository, TrainManifest Manifest, LocalTrainImage Image, string TrainUser,
+    SignatureFindings Signatures, JobTimings Timings);
 
 /// <summary>
 /// Takes one job from assignment to result: pull by digest, check the image's manifest against the hub's, verify its
@@ -19,9 +20,6 @@ public sealed record PreparedJob(JobAssignment Job, string Repository, TrainMani
 public sealed class JobRunner(TrainImages images, ITrainExecutor executor, TrainInputs inputs, GpuAllocator gpus, TrainInspector inspector,
     ApprovalStore approvals, StationOptions options, ILogger<JobRunner> log)
 {
-    /// <summary>Uid and gid trains run as when the image names no other non-root user.</summary>
-    public const string DefaultTrainUser = "65532:65532";
-
     public async Task<PreparedJob> PrepareAsync(JobAssignment job, CancellationToken ct)
     {
         var step = Stopwatch.StartNew();
@@ -49,6 +47,8 @@ public sealed class JobRunner(TrainImages images, ITrainExecutor executor, Train
         step.Restart();
 
         CheckImageManifest(image, manifest);
+        var (trainUser, refusal) = TrainUserPolicy.Decide(image.User, options.RootImages);
+        if (refusal is not null) throw new JobFailedException("inspect", refusal);
         if (gpus.WhyNever(manifest.Resources.Gpus) is { } noGpus) throw new JobFailedException("inspect", noGpus);
         SignatureFindings findings;
         try
@@ -61,7 +61,7 @@ public sealed class JobRunner(TrainImages images, ITrainExecutor executor, Train
         }
         if (!findings.Trusted)
             throw new JobFailedException("verify", string.Join("; ", findings.Problems));
-        return new PreparedJob(job, repository, manifest, image, findings, new JobTimings { PullMs = pullMs, InspectMs = step.ElapsedMilliseconds });
+        return new PreparedJob(job, repository, manifest, image, trainUser!, findings, new JobTimings { PullMs = pullMs, InspectMs = step.ElapsedMilliseconds });
     }
 
     /// <summary>Runs a prepared job under the approval of its exact digest.</summary>
@@ -91,7 +91,7 @@ public sealed class JobRunner(TrainImages images, ITrainExecutor executor, Train
 
             using var gpuLease = await LeaseGpusAsync(manifest.Resources.Gpus, ct);
             var execution = new TrainExecution(
-                image.Reference, TrainUser(image.User), inputDir, outputDir,
+                image.Reference, prepared.TrainUser, inputDir, outputDir,
                 manifest.Resources.Cpus, manifest.Resources.MemoryMb * 1024 * 1024, options.PidsLimit, options.TmpBytes,
                 TimeSpan.FromSeconds(manifest.Resources.TimeoutSeconds),
                 new Dictionary<string, string>
@@ -103,6 +103,7 @@ public sealed class JobRunner(TrainImages images, ITrainExecutor executor, Train
             {
                 GpuDeviceIds = gpuLease.DeviceIds,
                 GpuDriver = options.GpuDriver,
+                OutputLimits = new OutputLimits(options.MaxOutputBytes, options.MaxOutputFiles),
             };
             ExecutionOutcome outcome;
             try
@@ -114,13 +115,15 @@ public sealed class JobRunner(TrainImages images, ITrainExecutor executor, Train
                 throw new JobFailedException("run", e.Message);
             }
             timings = timings with { CreateStartMs = outcome.CreateStartMs, RunMs = outcome.RunMs };
+            if (outcome.OutputOverrun is { } overrun)
+                throw new JobFailedException("run", overrun, (int)outcome.ExitCode, outcome.LogTail);
             if (outcome.TimedOut)
                 throw new JobFailedException("run", $"the train exceeded its timeout of {manifest.Resources.TimeoutSeconds} s and was killed", (int)outcome.ExitCode, outcome.LogTail);
             if (outcome.ExitCode != 0)
                 throw new JobFailedException("run", $"the train exited with code {outcome.ExitCode}", (int)outcome.ExitCode, outcome.LogTail);
 
             step.Restart();
-            var statistics = OutputCollector.CollectStatistics(outputDir, manifest, options.MaxOutputBytes);
+            var statistics = OutputCollector.CollectStatistics(outputDir, manifest, options.MaxOutputBytes, options.MaxOutputFiles);
             timings = timings with { CollectMs = step.ElapsedMilliseconds, TotalMs = timings.PullMs + timings.InspectMs + total.ElapsedMilliseconds };
             log.LogInformation("job {Job}: {Train} {Version} finished in {Ms} ms (train {RunMs} ms)", job.JobId, job.TrainName, job.TrainVersion, timings.TotalMs, timings.RunMs);
             return new JobResultUpload(statistics, timings, given);
@@ -158,17 +161,6 @@ public sealed class JobRunner(TrainImages images, ITrainExecutor executor, Train
             throw new JobFailedException("inspect", "the image's train manifest is invalid: " + string.Join("; ", errors));
         if (JsonSerializer.Serialize(found, ProtocolJson.Options) != JsonSerializer.Serialize(expected, ProtocolJson.Options))
             throw new JobFailedException("inspect", "the image's train manifest differs from the one the hub registered");
-    }
-
-    /// <summary>
-    /// The image's user if it is a numeric non-root uid (optionally uid:gid); anything else — root, a name the image's
-    /// own /etc/passwd could map to uid 0 — runs as <see cref="DefaultTrainUser"/>.
-    /// </summary>
-    public static string TrainUser(string imageUser)
-    {
-        var parts = imageUser.Split(':');
-        bool NonRootId(string s) => s.Length is > 0 and <= 10 && s.All(char.IsAsciiDigit) && long.Parse(s, System.Globalization.CultureInfo.InvariantCulture) is > 0 and < int.MaxValue;
-        return parts.Length is 1 or 2 && parts.All(NonRootId) ? imageUser : DefaultTrainUser;
     }
 
     private static (string Input, string Output) PrepareDirectories(string jobDir)

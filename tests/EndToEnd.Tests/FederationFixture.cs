@@ -33,6 +33,8 @@ public sealed class FederationFixture : IAsyncLifetime
     public TrainImage MisbehavingUnpublished { get; private set; } = null!;
     /// <summary>The manifest <see cref="MisbehavingUnpublished"/> carries in its label.</summary>
     public TrainManifest UnpublishedManifest { get; private set; } = null!;
+    /// <summary>The same program in an image configured to run as root.</summary>
+    public TrainImage MisbehavingAsRoot { get; private set; } = null!;
     /// <summary>The same program with no manifest label at all.</summary>
     public TrainImage MisbehavingWithoutManifest { get; private set; } = null!;
     /// <summary>The same program whose label is not valid manifest JSON.</summary>
@@ -67,6 +69,14 @@ public sealed class FederationFixture : IAsyncLifetime
                 ManifestLabel = ManifestLabel.Literal(unpublished.ToJsonString()),
             });
             UnpublishedManifest = ManifestValidator.ParseOrThrow(unpublished.ToJsonString());
+            var asRoot = JsonNode.Parse(publish.ManifestJson)!.AsObject();
+            asRoot["version"] = "1.1.1-root";
+            MisbehavingAsRoot = await builder.BuildImageAsync(publish, new TrainImageOptions
+            {
+                Reference = "healthtrain/misbehaving-train:1.1.1-root",
+                ManifestLabel = ManifestLabel.Literal(asRoot.ToJsonString()),
+                User = "root",
+            });
             MisbehavingWithoutManifest = await builder.BuildImageAsync(publish, new TrainImageOptions
             {
                 Reference = "healthtrain/misbehaving-train:no-manifest",
@@ -79,7 +89,8 @@ public sealed class FederationFixture : IAsyncLifetime
             });
         }
 
-        Federation = await LocalFederation.StartAsync(new FederationOptions(_root) { StationPollSeconds = 5 });
+        // Root images pass the hub here, so the stations' own refusal (Station:RootImages) is what the adversarial tests meet.
+        Federation = await LocalFederation.StartAsync(new FederationOptions(_root) { StationPollSeconds = 5, AllowRootImages = true });
         Alice = await Federation.AddResearcherAsync("alice");
         var starts = Slices.Parts.Select((part, i) => Federation.AddStationAsync(Hospitals[i], part.Folder)).ToList();
         starts.Add(Federation.AddStationAsync(TinyClinic, WriteTinyClinic()));

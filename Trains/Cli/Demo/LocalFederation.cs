@@ -20,6 +20,9 @@ public sealed record FederationOptions(string RootDir)
 
     /// <summary>Train kinds the hub publishes by itself once its checks pass (<c>Hub:Publication:AutoPublishKinds</c>).</summary>
     public IReadOnlyList<string> AutoPublishKinds { get; init; } = [TrainKinds.Statistics];
+
+    /// <summary>Whether the hub lets root images pass its checks (<c>Hub:Publication:AllowRootImages</c>), leaving it to the stations.</summary>
+    public bool AllowRootImages { get; init; }
 }
 
 /// <summary>A station process of a local federation.</summary>
@@ -139,6 +142,7 @@ public sealed class LocalFederation : IAsyncDisposable
             "--Hub:RegistryToken:Service=" + RegistryService,
             "--Hub:RegistryToken:Issuer=" + TokenIssuer,
             .. _options.AutoPublishKinds.Select((kind, i) => $"--Hub:Publication:AutoPublishKinds:{i}={kind}"),
+            "--Hub:Publication:AllowRootImages=" + (_options.AllowRootImages ? "true" : "false"),
         ], Path.Combine(LogDir, "hub.log"), new Dictionary<string, string> { ["Hub__OperatorToken"] = OperatorToken });
         _processes.Add(HubProcess);
         await HubProcess.WaitUntilAsync(async c => (await _http.GetAsync(new Uri(HubUrl, "/healthz"), c)).IsSuccessStatusCode, _options.StartTimeout, ct);

@@ -98,7 +98,7 @@ public sealed class TrainImageBuilder(IDockerClient docker, BaseImageBuilder bas
         var reference = options.Reference ?? DefaultReference(manifest);
         var runtime = publish.BaseImages.RuntimeReference;
         string[] entrypoint = [$"/app/{publish.AssemblyName}", .. options.EntrypointArguments];
-        var user = $"{BaseImageBuilder.TrainUserId}:{BaseImageBuilder.TrainUserId}";
+        var user = options.User ?? $"{BaseImageBuilder.TrainUserId}:{BaseImageBuilder.TrainUserId}";
         // ENTRYPOINT in exec form is a JSON array, so JSON serialization is also correct Dockerfile quoting.
         var dockerfile = $"""
             FROM {runtime}

@@ -13,6 +13,9 @@ public sealed record TrainImageOptions
     /// <summary>What goes into the <c>org.healthtrain.manifest</c> label.</summary>
     public ManifestLabel ManifestLabel { get; init; } = ManifestLabel.FromTrainJson;
 
+    /// <summary>The image's USER; null means the train user 65532:65532. Tests set <c>root</c> for an image stations must not run as is.</summary>
+    public string? User { get; init; }
+
     /// <summary>Arguments fixed into the ENTRYPOINT after the train executable (exec form, so the station's command cannot replace them).</summary>
     public IReadOnlyList<string> EntrypointArguments { get; init; } = [];
 }

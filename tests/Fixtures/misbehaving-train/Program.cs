@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using HealthTrain.Fixtures.MisbehavingTrain;
 
 // Test fixture: a statistics train whose misbehaviour is chosen by the "behaviour" parameter in
 // /input/parameters.json, or by a "--behaviour=NAME" argument baked into a test image's ENTRYPOINT
@@ -39,6 +40,20 @@ switch (behaviour)
             ["secret_ages"] = Count(42),
         });
         return 0;
+    case "network":
+        return Attacks.Network(ReadLongParameter("hub_port", 0));
+    case "write-outside":
+        return Attacks.WriteOutside();
+    case "write-past-cap":
+        return Attacks.WritePastCap(ReadLongParameter("megabytes", 1024));
+    case "many-files":
+        return Attacks.ManyFiles(ReadLongParameter("files", 100_000));
+    case "fork-bomb":
+        return Attacks.ForkBomb();
+    case "secrets":
+        return Attacks.Secrets();
+    case "special-output":
+        return Attacks.SpecialOutput();
     default:
         Console.Error.WriteLine($"misbehaving-train: unknown behaviour '{behaviour}'");
         return 2;
@@ -52,12 +67,14 @@ static string ReadBehaviourParameter()
     return parameters?["behaviour"]?.GetValue<string>() ?? "ok";
 }
 
-static long ReadMisbehaveUpTo()
+static long ReadMisbehaveUpTo() => ReadLongParameter("misbehave_up_to_patients", long.MaxValue);
+
+static long ReadLongParameter(string name, long fallback)
 {
     var path = Path.Combine(Input, "parameters.json");
-    if (!File.Exists(path)) return long.MaxValue;
+    if (!File.Exists(path)) return fallback;
     var parameters = JsonNode.Parse(File.ReadAllText(path)) as JsonObject;
-    return parameters?["misbehave_up_to_patients"]?.GetValue<long>() ?? long.MaxValue;
+    return parameters?[name]?.GetValue<long>() ?? fallback;
 }
 
 static string PatientFile() => Path.Combine(Input, "fhir", "Patient.ndjson");

@@ -47,6 +47,52 @@ public sealed class OutputCollectorTests : IDisposable
     }
 
     [Fact]
+    public void Refuses_a_named_pipe_posing_as_the_result()
+    {
+        // Reading a named pipe would block the station forever.
+        SpecialFiles.MakeFifo(Path.Combine(_dir, "statistics.json"));
+        var e = Assert.Throws<JobFailedException>(() => OutputCollector.CollectStatistics(_dir, Manifest, 1 << 20));
+        Assert.Equal("collect", e.Stage);
+        Assert.Contains("links or special files in /output: statistics.json (named pipe)", e.Reason);
+    }
+
+    [Fact]
+    public void Refuses_sockets_and_links_to_folders_without_following_them()
+    {
+        File.WriteAllText(Path.Combine(_dir, "statistics.json"), Good);
+        Directory.CreateSymbolicLink(Path.Combine(_dir, "root"), "/");
+        using var socket = SpecialFiles.BindSocket(Path.Combine(_dir, "sock"));
+        var e = Assert.Throws<JobFailedException>(() => OutputCollector.CollectStatistics(_dir, Manifest, 1 << 20));
+        Assert.Contains("links or special files in /output: root (symbolic link), sock (socket)", e.Reason);
+    }
+
+    [Fact]
+    public void Refuses_a_result_with_a_second_name()
+    {
+        var outside = Path.Combine(_dir, "..", Path.GetFileName(_dir) + "-outside.json");
+        File.WriteAllText(outside, Good);
+        try
+        {
+            SpecialFiles.HardLink(Path.Combine(_dir, "statistics.json"), outside);
+            var e = Assert.Throws<JobFailedException>(() => OutputCollector.CollectStatistics(_dir, Manifest, 1 << 20));
+            Assert.Contains("hard-linked files in /output: statistics.json (2 links)", e.Reason);
+        }
+        finally
+        {
+            File.Delete(outside);
+        }
+    }
+
+    [Fact]
+    public void Refuses_more_entries_than_the_limit_and_stops_looking()
+    {
+        File.WriteAllText(Path.Combine(_dir, "statistics.json"), Good);
+        for (var i = 0; i < 20; i++) File.WriteAllText(Path.Combine(_dir, $"f{i}"), "");
+        var e = Assert.Throws<JobFailedException>(() => OutputCollector.CollectStatistics(_dir, Manifest, 1 << 20, maxEntries: 10));
+        Assert.Equal("the train left more than the station's limit of 10 files and folders in /output", e.Reason);
+    }
+
+    [Fact]
     public void Refuses_output_over_the_cap()
     {
         File.WriteAllText(Path.Combine(_dir, "statistics.json"), Good + new string(' ', 2000));
@@ -64,21 +110,4 @@ public sealed class OutputCollectorTests : IDisposable
         var e = Assert.Throws<JobFailedException>(() => OutputCollector.CollectStatistics(_dir, Manifest, 1 << 20));
         Assert.Contains("$.statistics.names: is not declared in the manifest", e.Reason);
     }
-}
-
-public class TrainUserTests
-{
-    [Theory]
-    [InlineData("65532:65532", "65532:65532")]
-    [InlineData("1000", "1000")]
-    [InlineData("", "65532:65532")]
-    [InlineData("root", "65532:65532")]
-    [InlineData("0", "65532:65532")]
-    [InlineData("00", "65532:65532")]
-    [InlineData("0:0", "65532:65532")]
-    [InlineData("1000:0", "65532:65532")]
-    [InlineData("train", "65532:65532")]
-    [InlineData("1000:1000:1", "65532:65532")]
-    public void Trains_run_as_a_numeric_non_root_user(string imageUser, string expected) =>
-        Assert.Equal(expected, JobRunner.TrainUser(imageUser));
 }

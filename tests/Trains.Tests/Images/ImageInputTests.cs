@@ -108,7 +108,7 @@ public sealed class ImageInputTests : IDisposable
         var behaviour = Assert.Single(manifest.Parameters, p => p.Name == "behaviour");
         Assert.Equal("ok", behaviour.Default?.GetString());
         Assert.StartsWith("{\"format\":1,\"name\":\"misbehaving-train\"", json);
-        Assert.Equal("healthtrain/misbehaving-train:1.0.0", TrainImageBuilder.DefaultReference(manifest));
+        Assert.Equal("healthtrain/misbehaving-train:1.1.0", TrainImageBuilder.DefaultReference(manifest));
         Assert.Equal("healthtrain/x:1.0.0_build.5", TrainImageBuilder.DefaultReference(manifest with { Name = "x", Version = "1.0.0+build.5" }));
     }
 

@@ -15,7 +15,7 @@ public sealed class TrainImageBuilderTests(DockerImagesFixture fixture)
     public async Task The_image_carries_train_json_as_its_manifest_label_and_runs_as_the_train_user()
     {
         var image = fixture.MisbehavingImage;
-        Assert.Equal("healthtrain/misbehaving-train:1.0.0", image.Reference);
+        Assert.Equal("healthtrain/misbehaving-train:1.1.0", image.Reference);
         Assert.Equal("misbehaving-train", image.Manifest.Name);
 
         var inspect = await fixture.Docker.Images.InspectImageAsync(image.Reference);
@@ -25,7 +25,7 @@ public sealed class TrainImageBuilderTests(DockerImagesFixture fixture)
         Assert.True(JsonNode.DeepEquals(JsonNode.Parse(TrainJson), JsonNode.Parse(label)), label);
         Assert.Empty(ManifestValidator.Parse(label).Errors);
         Assert.Equal("misbehaving-train", inspect.Config.Labels["org.opencontainers.image.title"]);
-        Assert.Equal("1.0.0", inspect.Config.Labels["org.opencontainers.image.version"]);
+        Assert.Equal("1.1.0", inspect.Config.Labels["org.opencontainers.image.version"]);
 
         Assert.Equal("65532:65532", inspect.Config.User);
         Assert.Equal("/tmp", inspect.Config.WorkingDir);
