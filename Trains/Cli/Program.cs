@@ -13,7 +13,7 @@ try
         output.WriteLine(Usage.Text);
         return args.Length == 0 ? 2 : 0;
     }
-    var rest = new CliArgs(args.Skip(1), "json", "watch", "refresh");
+    var rest = new CliArgs(args.Skip(1), "json", "watch", "refresh", "torch");
     return args[0] switch
     {
         "demo" => await DemoCommand.RunAsync(rest, output),
@@ -80,7 +80,8 @@ internal static class Usage
 
         Researchers:
           healthtrain login --hub URL --token T    remember the hub and your token
-          healthtrain base build [--refresh]       build the Debian base images trains run on (cached)
+          healthtrain base build [--refresh] [--torch]   build the Debian base images trains run on (cached);
+                                                   --torch also the TorchSharp/libtorch one training trains use
           healthtrain train build DIR              build the train in DIR (train.json + a .csproj) into a local image
           healthtrain train push IMAGE             push a built train through the hub and submit it
           healthtrain train list                   trains you submitted

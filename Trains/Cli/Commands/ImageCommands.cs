@@ -19,12 +19,20 @@ public static class ImageCommands
         var verb = args.Required(0, "a base command: build");
         if (verb != "build") throw new UsageException($"unknown command 'base {verb}'; try: base build");
         var refresh = args.Flag("refresh");
+        var withTorch = args.Flag("torch");
         args.RejectUnknown();
         using var docker = Docker();
-        var images = await BaseBuilder(docker, output, refresh).BuildAsync();
-        output.WriteLine(images.Built ? "built:" : "up to date:");
+        var builder = BaseBuilder(docker, output, refresh);
+        var images = await builder.BuildAsync();
+        var torch = withTorch ? await builder.BuildTorchAsync(images) : null;
+        var torchBuilt = torch is not null && (torch.Performed & BaseBuildSteps.TorchImage) != 0;
+        output.WriteLine(images.Built || torchBuilt ? "built:" : "up to date:");
         output.WriteLine($"  {images.BaseReference}  ({images.Packages.Count} Debian packages)");
         output.WriteLine($"  {images.RuntimeReference}");
+        if (torch is not null)
+        {
+            output.WriteLine($"  {torch.Reference}  ({torch.TorchFiles.Files.Count} TorchSharp and libtorch files; smoke test: docker run --rm --entrypoint /app/{BaseImageBuilder.TorchSeedAssemblyName} {torch.Reference})");
+        }
         return 0;
     }
 
