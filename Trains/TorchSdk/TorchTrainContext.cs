@@ -57,15 +57,31 @@ public sealed class TorchTrainContext
     }
 
     /// <summary>
-    /// Copies the global model into <paramref name="module"/>'s state by tensor name; false (and the module untouched)
-    /// when there is none. The global model must hold exactly the module's tensors, float32, with the same shapes.
+    /// The manifest's tensor name for a state_dict key: manifest names are <c>[a-z][a-z0-9_]*</c>, so the dots of
+    /// nested modules become '_' (<c>conv1.weight</c> is <c>conv1_weight</c>).
+    /// </summary>
+    public static string TensorName(string stateKey) => stateKey.Replace('.', '_');
+
+    /// <summary>The module's state keyed by manifest tensor names; two keys that map to one name are an error.</summary>
+    public static Dictionary<string, Tensor> NamedState(nn.Module module)
+    {
+        var state = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var (key, t) in module.state_dict())
+            if (!state.TryAdd(TensorName(key), t))
+                throw new InvalidOperationException($"state keys '{key}' and another map to the same tensor name '{TensorName(key)}': rename a module");
+        return state;
+    }
+
+    /// <summary>
+    /// Copies the global model into <paramref name="module"/>'s state by tensor name (<see cref="TensorName"/>); false (and
+    /// the module untouched) when there is none. The global model must hold exactly the module's tensors, float32, with the same shapes.
     /// </summary>
     public bool LoadGlobalModel(nn.Module module)
     {
         ArgumentNullException.ThrowIfNull(module);
         var document = Context.ReadGlobalModel();
         if (document is null) return false;
-        var state = module.state_dict();
+        var state = NamedState(module);
         var problems = new List<string>();
         foreach (var info in document.Header.Tensors)
         {
@@ -105,12 +121,12 @@ public sealed class TorchTrainContext
         return sum is null ? null : sum * (mu / 2);
     }
 
-    /// <summary>The module's state as float32 safetensors, in state order; checked against the declared tensors when train.json is embedded.</summary>
+    /// <summary>The module's state as float32 safetensors named by <see cref="TensorName"/>, in state order; checked against the declared tensors when train.json is embedded.</summary>
     public IReadOnlyList<SafeTensor> UpdateTensors(nn.Module module)
     {
         ArgumentNullException.ThrowIfNull(module);
         var tensors = new List<SafeTensor>();
-        foreach (var (name, t) in module.state_dict())
+        foreach (var (name, t) in NamedState(module))
         {
             using var values = t.detach().to(CPU).to(float32).contiguous().flatten();
             tensors.Add(SafeTensors.Float32(name, t.shape, values.data<float>().ToArray()));

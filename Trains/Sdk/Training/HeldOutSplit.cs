@@ -1,14 +1,17 @@
-using System.Buffers.Binary;
-using System.Security.Cryptography;
 using System.Text;
 
 namespace HealthTrain.Trains.Sdk.Training;
 
 /// <summary>
 /// A deterministic split of a station's records into a training part and a held-out part: a record is held out when
-/// the SHA-256 of <c>"{seed}:{recordId}"</c>, read as a fraction of 2⁶⁴, is below the held-out fraction. The same record
-/// id and seed give the same side in every round, on every machine, whatever order the records come in.
+/// the 64-bit hash of <c>"{seed}:{recordId}"</c> (UTF-8, FNV-1a then MurmurHash3's fmix64 finaliser), read as a
+/// fraction of 2⁶⁴, is below the held-out fraction. The same record id and seed give the same side in every round, on
+/// every machine, whatever order the records come in.
 /// </summary>
+/// <remarks>
+/// Not SHA-256: .NET's cryptography needs libssl, which train images leave out. The split needs a stable, well-mixed
+/// hash, not a cryptographic one.
+/// </remarks>
 public static class HeldOutSplit
 {
     /// <summary>True when <paramref name="recordId"/> belongs to the held-out part.</summary>
@@ -27,10 +30,21 @@ public static class HeldOutSplit
     /// <summary>Where the record falls in [0, 1): uniform over record ids for a given seed.</summary>
     public static double Position(string recordId, long seed)
     {
-        Span<byte> hash = stackalloc byte[32];
-        SHA256.HashData(Encoding.UTF8.GetBytes($"{seed}:{recordId}"), hash);
         // 53 bits, so the double is exact.
-        return (BinaryPrimitives.ReadUInt64BigEndian(hash) >> 11) / (double)(1UL << 53);
+        return (Hash64(Encoding.UTF8.GetBytes($"{seed}:{recordId}")) >> 11) / (double)(1UL << 53);
+    }
+
+    /// <summary>FNV-1a over the bytes, then fmix64 so that nearby inputs land far apart.</summary>
+    public static ulong Hash64(ReadOnlySpan<byte> bytes)
+    {
+        var h = 14695981039346656037UL;
+        foreach (var b in bytes) h = (h ^ b) * 1099511628211UL;
+        h ^= h >> 33;
+        h *= 0xff51afd7ed558ccdUL;
+        h ^= h >> 33;
+        h *= 0xc4ceb9fe1a85ec53UL;
+        h ^= h >> 33;
+        return h;
     }
 
     /// <summary>Splits <paramref name="records"/> by their ids, keeping each part in input order.</summary>
@@ -44,6 +58,6 @@ public static class HeldOutSplit
         return (training, heldOut);
     }
 
-    /// <summary>A record id for content without one (an image): the hex SHA-256 of its bytes.</summary>
-    public static string ContentId(ReadOnlySpan<byte> content) => Convert.ToHexStringLower(SHA256.HashData(content));
+    /// <summary>A record id for content without one (an image): the 16 hex digits of <see cref="Hash64"/> of its bytes.</summary>
+    public static string ContentId(ReadOnlySpan<byte> content) => Hash64(content).ToString("x16");
 }
