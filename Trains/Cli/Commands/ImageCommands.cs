@@ -38,7 +38,7 @@ public static class ImageCommands
 
     public static async Task<int> TrainAsync(CliArgs args, TextWriter output)
     {
-        var verb = args.Required(0, "a train command: build|push|list|sign|verify");
+        var verb = args.Required(0, "a train command: new|build|push|list|sign|verify");
         switch (verb)
         {
             case "build":
@@ -75,12 +75,24 @@ public static class ImageCommands
                     output.WriteLine($"{t.Id,5}  {t.Repository + ":" + t.Version,-36} {t.Kind,-10} {t.Digest[..19]}…  {t.SubmittedAt:yyyy-MM-dd HH:mm}");
                 return 0;
             }
+            case "new":
+            {
+                var name = args.Required(1, "the new train's name (e.g. readmission-risk)");
+                var template = args.Option("template") ?? throw new UsageException($"--template is required: {string.Join(", ", Templates.TrainTemplates.Names)}");
+                var dir = args.Option("out") ?? name;
+                args.RejectUnknown();
+                RejectExtra(args, 2);
+                var files = Templates.TrainTemplates.Scaffold(name, template, dir, RepoPaths.Root);
+                foreach (var file in files) output.WriteLine($"wrote {file}");
+                output.WriteLine($"next: healthtrain train build {Path.GetDirectoryName(files[0])}");
+                return 0;
+            }
             case "sign":
                 return await SignAsync(args, output);
             case "verify":
                 return await VerifyAsync(args, output);
             default:
-                throw new UsageException($"unknown command 'train {verb}'; try: train build|push|list|sign|verify");
+                throw new UsageException($"unknown command 'train {verb}'; try: train new|build|push|list|sign|verify");
         }
     }
 
