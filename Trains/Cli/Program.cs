@@ -13,7 +13,7 @@ try
         output.WriteLine(Usage.Text);
         return args.Length == 0 ? 2 : 0;
     }
-    var rest = new CliArgs(args.Skip(1), "json", "watch", "refresh");
+    var rest = new CliArgs(args.Skip(1), "json", "watch", "refresh", "torch");
     return args[0] switch
     {
         "demo" => await DemoCommand.RunAsync(rest, output),
@@ -62,7 +62,7 @@ catch (HubApiException e)
     return 1;
 }
 catch (Exception e) when (e is HttpRequestException or InvalidOperationException or IOException or ArgumentException or TimeoutException or HealthTrain.Cli.Images.ImageBuildException
-                          or Docker.DotNet.DockerApiException or FileNotFoundException or DirectoryNotFoundException)
+                          or Docker.DotNet.DockerApiException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException)
 {
     Console.Error.WriteLine($"healthtrain: {e.Message}");
     return 1;
@@ -80,7 +80,9 @@ internal static class Usage
 
         Researchers:
           healthtrain login --hub URL --token T    remember the hub and your token
-          healthtrain base build [--refresh]       build the Debian base images trains run on (cached)
+          healthtrain base build [--refresh] [--torch]   build the Debian base images trains run on (cached);
+                                                   --torch also the TorchSharp/libtorch one training trains use
+          healthtrain train new NAME --template torch-classifier [--out DIR]   scaffold a training train (in the checkout)
           healthtrain train build DIR              build the train in DIR (train.json + a .csproj) into a local image
           healthtrain train push IMAGE|DIR [--key PATH]   push a train, sign it with your key, submit it for publication
           healthtrain train list                   trains you submitted, with their state
@@ -112,6 +114,8 @@ internal static class Usage
 
         Data:
           healthtrain data split SRC --parts N --out DIR   split Synthea bundles into N sites by city
+          healthtrain data images NPZ --split train|val [--limit N] --out FILE.safetensors
+                                                   a MedMNIST split as an image collection (images uint8, labels int64)
 
         Every command that talks to the hub takes --hub URL and --token TOKEN
         (or HEALTHTRAIN_HUB / HEALTHTRAIN_TOKEN, or the profile saved by login).

@@ -131,6 +131,14 @@ public static partial class ManifestValidator
                         e.Add(new(path + ".format", $"'{input.Format}' is not a view format; expected one of: {string.Join(", ", InputKinds.ViewFormats)}"));
                     ValidateViewShape(input.View, path + ".view", e);
                     break;
+                case InputKinds.ImageCollection:
+                    if (input.ResourceType is not null || input.View is not null || input.Format is not null)
+                        e.Add(new(path, "an image-collection input takes only name"));
+                    if (!IdentifierPattern().IsMatch(input.Name ?? ""))
+                        e.Add(new(path + ".name", $"'{input.Name}' is not a valid name: lower-case letters, digits and '_', starting with a letter"));
+                    else if (!names.Add(input.Name!))
+                        e.Add(new(path + ".name", $"'{input.Name}' is declared twice"));
+                    break;
                 default:
                     e.Add(new(path + ".kind", $"'{input.Kind}' is not an input kind; expected one of: {string.Join(", ", InputKinds.All)}"));
                     break;

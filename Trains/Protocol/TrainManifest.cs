@@ -113,7 +113,12 @@ public static class InputKinds
     public const string View = "view";
     /// <summary>Whole FHIR resources of one type: raw records, flagged as such; stations may forbid it.</summary>
     public const string FhirResources = "fhir-resources";
-    public static readonly IReadOnlyList<string> All = [View, FhirResources];
+    /// <summary>
+    /// Labelled images, delivered as <c>/input/images/{Name}.safetensors</c> with tensors <c>images</c> (uint8 [N, H, W])
+    /// and <c>labels</c> (int64 [N]) (see <see cref="Models.ImageCollection"/>).
+    /// </summary>
+    public const string ImageCollection = "image-collection";
+    public static readonly IReadOnlyList<string> All = [View, FhirResources, ImageCollection];
 
     /// <summary>Formats a view input can be delivered in.</summary>
     public static readonly IReadOnlyList<string> ViewFormats = ["ndjson", "csv"];

@@ -20,18 +20,26 @@ public static class ImageCommands
         var verb = args.Required(0, "a base command: build");
         if (verb != "build") throw new UsageException($"unknown command 'base {verb}'; try: base build");
         var refresh = args.Flag("refresh");
+        var withTorch = args.Flag("torch");
         args.RejectUnknown();
         using var docker = Docker();
-        var images = await BaseBuilder(docker, output, refresh).BuildAsync();
-        output.WriteLine(images.Built ? "built:" : "up to date:");
+        var builder = BaseBuilder(docker, output, refresh);
+        var images = await builder.BuildAsync();
+        var torch = withTorch ? await builder.BuildTorchAsync(images) : null;
+        var torchBuilt = torch is not null && (torch.Performed & BaseBuildSteps.TorchImage) != 0;
+        output.WriteLine(images.Built || torchBuilt ? "built:" : "up to date:");
         output.WriteLine($"  {images.BaseReference}  ({images.Packages.Count} Debian packages)");
         output.WriteLine($"  {images.RuntimeReference}");
+        if (torch is not null)
+        {
+            output.WriteLine($"  {torch.Reference}  ({torch.TorchFiles.Files.Count} TorchSharp and libtorch files; smoke test: docker run --rm --entrypoint /app/{BaseImageBuilder.TorchSeedAssemblyName} {torch.Reference})");
+        }
         return 0;
     }
 
     public static async Task<int> TrainAsync(CliArgs args, TextWriter output)
     {
-        var verb = args.Required(0, "a train command: build|push|list|show|check|publish|reject|sign|verify");
+        var verb = args.Required(0, "a train command: new|build|push|list|show|check|publish|reject|sign|verify");
         switch (verb)
         {
             case "build":
@@ -90,12 +98,24 @@ public static class ImageCommands
                 WriteState(train, output);
                 return train.State == TrainStates.Rejected && verb != "reject" ? 1 : 0;
             }
+            case "new":
+            {
+                var name = args.Required(1, "the new train's name (e.g. readmission-risk)");
+                var template = args.Option("template") ?? throw new UsageException($"--template is required: {string.Join(", ", Templates.TrainTemplates.Names)}");
+                var dir = args.Option("out") ?? name;
+                args.RejectUnknown();
+                RejectExtra(args, 2);
+                var files = Templates.TrainTemplates.Scaffold(name, template, dir, RepoPaths.Root);
+                foreach (var file in files) output.WriteLine($"wrote {file}");
+                output.WriteLine($"next: healthtrain train build {Path.GetDirectoryName(files[0])}");
+                return 0;
+            }
             case "sign":
                 return await SignAsync(args, output);
             case "verify":
                 return await VerifyAsync(args, output);
             default:
-                throw new UsageException($"unknown command 'train {verb}'; try: train build|push|list|show|check|publish|reject|sign|verify");
+                throw new UsageException($"unknown command 'train {verb}'; try: train new|build|push|list|show|check|publish|reject|sign|verify");
         }
     }
 

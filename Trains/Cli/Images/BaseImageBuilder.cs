@@ -20,6 +20,10 @@ public sealed class BaseImageBuilder(IDockerClient docker, BaseImageOptions opti
 
     public const string BaseRepository = "healthtrain/trixie-base";
     public const string RuntimeRepository = "healthtrain/dotnet-runtime";
+    public const string TorchRepository = "healthtrain/torch-runtime";
+
+    /// <summary>The torch seed's assembly: kept in the torch image as a smoke test (<c>/app/TorchSeed</c> prints 4), never shared with trains.</summary>
+    public const string TorchSeedAssemblyName = "TorchSeed";
 
     /// <summary>The seed's own outputs, which are not part of the runtime.</summary>
     private const string SeedAssemblyName = "RuntimeSeed";
@@ -30,6 +34,7 @@ public sealed class BaseImageBuilder(IDockerClient docker, BaseImageOptions opti
     private string AptDirectory => Path.Combine(options.CacheDirectory, "apt");
     private string RuntimeCacheDirectory => Path.Combine(options.CacheDirectory, "runtime");
     private string SeedProject => Path.Combine(options.BaseImagesDirectory, "runtime-seed", SeedAssemblyName + ".csproj");
+    private string TorchSeedProject => Path.Combine(options.BaseImagesDirectory, "torch-seed", TorchSeedAssemblyName + ".csproj");
 
     /// <summary>Ensures both images exist and returns them; builds only what is missing.</summary>
     public async Task<BaseImages> BuildAsync(CancellationToken cancellationToken = default)
@@ -191,9 +196,11 @@ public sealed class BaseImageBuilder(IDockerClient docker, BaseImageOptions opti
     /// Identifies the seed's publish output without publishing: the SDK version, the seed's sources
     /// and the MSBuild/NuGet files that can change its build (Directory.*.props, global.json, NuGet.config).
     /// </summary>
-    private async Task<string> SeedKeyAsync(CancellationToken cancellationToken)
+    private Task<string> SeedKeyAsync(CancellationToken cancellationToken) => SeedKeyAsync(SeedProject, cancellationToken);
+
+    private static async Task<string> SeedKeyAsync(string seedProject, CancellationToken cancellationToken)
     {
-        var seedDirectory = Path.GetDirectoryName(SeedProject)!;
+        var seedDirectory = Path.GetDirectoryName(seedProject)!;
         var text = new StringBuilder($"seed {BuilderVersion}\nsdk {await SelfContainedPublish.SdkVersionAsync(seedDirectory, cancellationToken)}\n");
         foreach (var (relative, full) in RuntimeFileList.EnumerateFiles(seedDirectory)
                      .Where(f => !f.Relative.StartsWith("bin/", StringComparison.Ordinal) && !f.Relative.StartsWith("obj/", StringComparison.Ordinal)))
@@ -267,8 +274,128 @@ public sealed class BaseImageBuilder(IDockerClient docker, BaseImageOptions opti
         }
     }
 
+    /// <summary>
+    /// Ensures <c>healthtrain/torch-runtime</c> exists on top of <paramref name="bases"/>' runtime image and returns it:
+    /// one layer holding TorchSharp, its managed dependencies and the libtorch CPU natives (the torch seed's publish
+    /// output less the .NET runtime), tagged with a hash of the runtime image and those files. Training trains that
+    /// reference TorchSharp build FROM it, so each keeps only its own few files in its layer.
+    /// </summary>
+    public async Task<TorchRuntime> BuildTorchAsync(BaseImages bases, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(bases);
+        using var _ = await CacheLock.AcquireAsync(BuildLockPath, Log, cancellationToken);
+        if (!File.Exists(TorchSeedProject)) throw new ImageBuildException($"torch seed project not found: {TorchSeedProject}");
+        var steps = BaseBuildSteps.None;
+        var listPath = Path.Combine(RuntimeCacheDirectory, $"torch-seed-{await SeedKeyAsync(TorchSeedProject, cancellationToken)}.files");
+        var publish = Path.Combine(options.CacheDirectory, "work", "torch-seed-" + Guid.NewGuid().ToString("N")[..8]);
+        try
+        {
+            RuntimeFileList torchFiles;
+            if (File.Exists(listPath)) torchFiles = RuntimeFileList.Parse(await File.ReadAllTextAsync(listPath, cancellationToken));
+            else
+            {
+                torchFiles = await PublishTorchSeedAsync(publish, listPath, bases.RuntimeFiles, cancellationToken);
+                steps |= BaseBuildSteps.SeedPublish;
+            }
+            var reference = Reference(TorchRepository, ComputeTorchHash(bases.RuntimeReference, torchFiles));
+            if (await DockerImages.InspectOrNullAsync(docker, reference, cancellationToken) is null)
+            {
+                if (!Directory.Exists(publish))
+                {
+                    torchFiles = await PublishTorchSeedAsync(publish, listPath, bases.RuntimeFiles, cancellationToken);
+                    steps |= BaseBuildSteps.SeedPublish;
+                    reference = Reference(TorchRepository, ComputeTorchHash(bases.RuntimeReference, torchFiles));
+                }
+                if (await DockerImages.InspectOrNullAsync(docker, reference, cancellationToken) is null)
+                {
+                    await BuildTorchImageAsync(reference, bases, publish, torchFiles, cancellationToken);
+                    steps |= BaseBuildSteps.TorchImage;
+                }
+            }
+            else Log($"{reference} exists");
+            return new TorchRuntime(reference, bases.RuntimeReference, torchFiles, RuntimeFileList.Union(bases.RuntimeFiles, torchFiles), steps);
+        }
+        finally
+        {
+            if (Directory.Exists(publish)) Directory.Delete(publish, recursive: true);
+        }
+    }
+
+    /// <summary>The torch image's content hash: the runtime image it sits on plus the torch files' hashes.</summary>
+    public static string ComputeTorchHash(string runtimeReference, RuntimeFileList torchFiles) =>
+        Hashing.Sha256Hex($"healthtrain-torch-runtime {BuilderVersion}\n{runtimeReference}\n{torchFiles.Text}");
+
+    private async Task<RuntimeFileList> PublishTorchSeedAsync(string publish, string listPath, RuntimeFileList runtimeFiles, CancellationToken cancellationToken)
+    {
+        await SelfContainedPublish.RunAsync("the torch seed", TorchSeedProject, publish, Log, cancellationToken);
+        // What the .NET runtime layer already holds byte for byte stays out of the torch layer.
+        var files = RuntimeFileList.FromDirectory(publish, relative =>
+            !relative.StartsWith(TorchSeedAssemblyName, StringComparison.Ordinal)
+            && !relative.EndsWith(".pdb", StringComparison.OrdinalIgnoreCase)
+            && !runtimeFiles.Contains(relative, Hashing.Sha256HexOfFile(Path.Combine(publish, relative))));
+        if (!files.Files.ContainsKey("libtorch_cpu.so") || !files.Files.ContainsKey("TorchSharp.dll"))
+            throw new ImageBuildException($"the torch seed's publish output in {publish} lacks libtorch_cpu.so or TorchSharp.dll: is libtorch-cpu-linux-x64 referenced and published for linux-x64?");
+        Directory.CreateDirectory(RuntimeCacheDirectory);
+        await File.WriteAllTextAsync(listPath, files.Text, cancellationToken);
+        return files;
+    }
+
+    private async Task BuildTorchImageAsync(string reference, BaseImages bases, string publish, RuntimeFileList torchFiles, CancellationToken cancellationToken)
+    {
+        var dockerfile = $"""
+            FROM {bases.RuntimeReference}
+            COPY app/ /app/
+            USER {TrainUserId}:{TrainUserId}
+            WORKDIR /tmp
+
+            """;
+        var smokeTest = Directory.GetFiles(publish, TorchSeedAssemblyName + "*")
+            .Select(Path.GetFileName).Where(n => !n!.EndsWith(".pdb", StringComparison.OrdinalIgnoreCase)).Select(n => n!);
+        var contextPath = Path.Combine(options.CacheDirectory, "work", $"torch-context-{Guid.NewGuid():N}.tar");
+        Directory.CreateDirectory(Path.GetDirectoryName(contextPath)!);
+        try
+        {
+            await using (var file = File.Create(contextPath))
+            using (var tar = new TarBuilder(file))
+            {
+                tar.AddText("Dockerfile", dockerfile);
+                tar.AddAppFiles("app", publish, torchFiles.Files.Keys.Concat(smokeTest));
+                // The list a train's delta is taken against: the runtime's files and the torch files.
+                tar.AddText("app/" + Path.GetFileName(RuntimeFileList.ImagePath), RuntimeFileList.Union(bases.RuntimeFiles, torchFiles).Text);
+                Log($"building {reference}: {tar.FileCount} files, {tar.FileBytes / 1024 / 1024.0:0.0} MiB");
+            }
+            await using var context = File.OpenRead(contextPath);
+            await DockerImages.BuildAsync(docker, context, new ImageBuildParameters
+            {
+                Tags = [reference],
+                Dockerfile = "Dockerfile",
+                Remove = true,
+                ForceRemove = true,
+                NetworkMode = "none",
+                Labels = new Dictionary<string, string>
+                {
+                    ["org.opencontainers.image.title"] = TorchRepository,
+                    ["org.opencontainers.image.base.name"] = bases.RuntimeReference,
+                    ["org.healthtrain.torch-files.sha256"] = torchFiles.Sha256,
+                },
+            }, Log, cancellationToken);
+        }
+        finally
+        {
+            File.Delete(contextPath);
+        }
+    }
+
     private void Log(string message) => progress?.Report(message);
 }
+
+/// <summary>The torch runtime image (see <see cref="BaseImageBuilder.BuildTorchAsync"/>).</summary>
+/// <param name="Reference"><c>healthtrain/torch-runtime:&lt;hash&gt;</c>, the image training trains build FROM.</param>
+/// <param name="RuntimeReference">The <c>healthtrain/dotnet-runtime</c> image it sits on.</param>
+/// <param name="TorchFiles">The files of its own layer (TorchSharp and libtorch), without the smoke test.</param>
+/// <param name="AllFiles">The runtime's files and the torch files: what a train's delta is taken against.</param>
+/// <param name="Performed">The work this call did.</param>
+public sealed record TorchRuntime(string Reference, string RuntimeReference, RuntimeFileList TorchFiles, RuntimeFileList AllFiles, BaseBuildSteps Performed);
 
 /// <summary>An image built from one recipe's .debs alone (see <see cref="BaseImageBuilder.BuildRecipeImageAsync"/>).</summary>
 /// <param name="Reference"><c>REPOSITORY:&lt;hash&gt;</c>.</param>

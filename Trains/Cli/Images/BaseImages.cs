@@ -13,6 +13,8 @@ public enum BaseBuildSteps
     SeedPublish = 4,
     /// <summary><c>healthtrain/dotnet-runtime</c> was built.</summary>
     RuntimeImage = 8,
+    /// <summary><c>healthtrain/torch-runtime</c> was built.</summary>
+    TorchImage = 16,
 }
 
 /// <summary>The two base images, their exact contents and what building them took.</summary>

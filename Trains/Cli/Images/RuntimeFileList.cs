@@ -46,6 +46,14 @@ public sealed class RuntimeFileList
         return new RuntimeFileList(files);
     }
 
+    /// <summary>Both lists' files; where a path is in both, <paramref name="second"/>'s hash wins.</summary>
+    public static RuntimeFileList Union(RuntimeFileList first, RuntimeFileList second)
+    {
+        var files = new SortedDictionary<string, string>(first.files, StringComparer.Ordinal);
+        foreach (var (path, sha256) in second.files) files[path] = sha256;
+        return new RuntimeFileList(files);
+    }
+
     public static RuntimeFileList Parse(string text)
     {
         var files = new SortedDictionary<string, string>(StringComparer.Ordinal);

@@ -11,11 +11,15 @@ namespace HealthTrain.Cli.Images;
 /// <summary>
 /// Builds a train image from a directory holding <c>train.json</c> and one console project:
 /// validate the manifest, publish self-contained, keep only the files the runtime image lacks, and
-/// build FROM <c>healthtrain/dotnet-runtime</c> with the manifest as the <c>org.healthtrain.manifest</c> label.
+/// build FROM <c>healthtrain/dotnet-runtime</c> (or, for a train that publishes TorchSharp, <c>healthtrain/torch-runtime</c>)
+/// with the manifest as the <c>org.healthtrain.manifest</c> label.
 /// </summary>
 public sealed class TrainImageBuilder(IDockerClient docker, BaseImageBuilder baseImages, IProgress<string>? progress = null)
 {
     public const string ManifestFileName = "train.json";
+
+    /// <summary>A publish output holding this file references TorchSharp and is built FROM <c>healthtrain/torch-runtime</c>.</summary>
+    public const string TorchMarkerFile = "TorchSharp.dll";
 
     /// <summary>Publishes the train and builds its image as <c>healthtrain/&lt;name&gt;:&lt;version&gt;</c> (or as <paramref name="options"/> say).</summary>
     public async Task<TrainImage> BuildAsync(string trainDirectory, TrainImageOptions? options = null, CancellationToken cancellationToken = default)
@@ -67,6 +71,15 @@ public sealed class TrainImageBuilder(IDockerClient docker, BaseImageBuilder bas
                 publishTime = await SelfContainedPublish.RunAsync($"train {manifest.Name}", project, output, Log, cancellationToken);
 
             var assemblyName = FindAssemblyName(output, project);
+            // A train that publishes TorchSharp sits on the torch runtime, whose layer already holds libtorch.
+            var baseReference = bases.RuntimeReference;
+            var sharedFiles = bases.RuntimeFiles;
+            if (File.Exists(Path.Combine(output, TorchMarkerFile)))
+            {
+                var torch = await baseImages.BuildTorchAsync(bases, cancellationToken);
+                baseReference = torch.Reference;
+                sharedFiles = torch.AllFiles;
+            }
             var delta = new List<string>();
             long deltaBytes = 0, totalBytes = 0;
             var totalFiles = 0;
@@ -75,13 +88,13 @@ public sealed class TrainImageBuilder(IDockerClient docker, BaseImageBuilder bas
                 var size = new FileInfo(full).Length;
                 totalFiles++;
                 totalBytes += size;
-                if (bases.RuntimeFiles.Contains(relative, Hashing.Sha256HexOfFile(full))) continue;
+                if (sharedFiles.Contains(relative, Hashing.Sha256HexOfFile(full))) continue;
                 delta.Add(relative);
                 deltaBytes += size;
             }
             Log($"published {manifest.Name} in {publishTime.TotalSeconds:0.0} s: {totalFiles} files, {Mib(totalBytes)}; " +
                 $"own files (the train layer): {delta.Count} files, {Kib(deltaBytes)} ({100.0 * deltaBytes / Math.Max(1, totalBytes):0.00} % of the publish)");
-            return new TrainPublish(trainDirectory, output, manifest, manifestJson, assemblyName, bases, publishTime, delta, deltaBytes, totalFiles, totalBytes);
+            return new TrainPublish(trainDirectory, output, manifest, manifestJson, assemblyName, bases, baseReference, publishTime, delta, deltaBytes, totalFiles, totalBytes);
         }
         catch
         {
@@ -96,7 +109,7 @@ public sealed class TrainImageBuilder(IDockerClient docker, BaseImageBuilder bas
         options ??= new TrainImageOptions();
         var manifest = publish.Manifest;
         var reference = options.Reference ?? DefaultReference(manifest);
-        var runtime = publish.BaseImages.RuntimeReference;
+        var runtime = publish.BaseReference;
         string[] entrypoint = [$"/app/{publish.AssemblyName}", .. options.EntrypointArguments];
         var user = options.User ?? $"{BaseImageBuilder.TrainUserId}:{BaseImageBuilder.TrainUserId}";
         // ENTRYPOINT in exec form is a JSON array, so JSON serialization is also correct Dockerfile quoting.

@@ -11,7 +11,7 @@ public sealed class TrainPublish : IDisposable
 {
     internal TrainPublish(
         string trainDirectory, string outputDirectory, TrainManifest manifest, string manifestJson, string assemblyName,
-        BaseImages baseImages, TimeSpan publishTime, IReadOnlyList<string> deltaFiles, long deltaBytes, int totalFiles, long totalBytes)
+        BaseImages baseImages, string baseReference, TimeSpan publishTime, IReadOnlyList<string> deltaFiles, long deltaBytes, int totalFiles, long totalBytes)
     {
         TrainDirectory = trainDirectory;
         OutputDirectory = outputDirectory;
@@ -19,6 +19,7 @@ public sealed class TrainPublish : IDisposable
         ManifestJson = manifestJson;
         AssemblyName = assemblyName;
         BaseImages = baseImages;
+        BaseReference = baseReference;
         PublishTime = publishTime;
         DeltaFiles = deltaFiles;
         DeltaBytes = deltaBytes;
@@ -39,9 +40,15 @@ public sealed class TrainPublish : IDisposable
     /// <summary>The base images the train is built on.</summary>
     public BaseImages BaseImages { get; }
 
+    /// <summary>
+    /// The image the train's layer goes on: <see cref="BaseImages.RuntimeReference"/>, or <c>healthtrain/torch-runtime</c>
+    /// for a train that publishes TorchSharp.
+    /// </summary>
+    public string BaseReference { get; }
+
     public TimeSpan PublishTime { get; }
 
-    /// <summary>Relative paths ('/'-separated) of the published files the runtime image does not already hold byte for byte.</summary>
+    /// <summary>Relative paths ('/'-separated) of the published files the base image (<see cref="BaseReference"/>) does not already hold byte for byte.</summary>
     public IReadOnlyList<string> DeltaFiles { get; }
 
     public long DeltaBytes { get; }
