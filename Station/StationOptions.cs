@@ -48,6 +48,12 @@ public sealed class StationOptions
     /// </summary>
     public bool AllowRawResources { get; set; } = true;
 
+    /// <summary>
+    /// Image collections this station serves to trains (input kind <c>image-collection</c>), by name: each an
+    /// image-collection file (<c>healthtrain data images NPZ --out FILE</c> makes one).
+    /// </summary>
+    public Dictionary<string, string> ImageCollections { get; set; } = [];
+
     /// <summary>GPU device ids (as the NVIDIA runtime names them, e.g. "0", "1" or a UUID) this station lends to trains.</summary>
     public List<string> GpuIds { get; set; } = [];
 

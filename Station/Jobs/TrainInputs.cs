@@ -2,15 +2,23 @@ using System.Text.Json;
 using HealthTrain.Station.Fhir;
 using HealthTrain.Station.Views;
 using HealthTrain.Trains.Protocol;
+using HealthTrain.Trains.Protocol.Models;
 
 namespace HealthTrain.Station.Jobs;
 
-/// <summary>One declared input as the station will deliver it: for a view, the compiled view and exactly its columns.</summary>
+/// <summary>
+/// One declared input as the station will deliver it: for a view, the compiled view and exactly its columns; for an
+/// image collection, the station's file that holds it.
+/// </summary>
 public sealed record PlannedInput(TrainInput Declared, string Name, string ResourceType, CompiledView? View, IReadOnlyList<string> Columns)
 {
+    /// <summary>For an image collection: the station's collection file.</summary>
+    public string? CollectionFile { get; init; }
+
     /// <summary>Where the train finds it, relative to <c>/input</c>.</summary>
-    public string RelativePath => View is null
-        ? Path.Combine("fhir", ResourceType + ".ndjson")
+    public string RelativePath =>
+        CollectionFile is not null ? Path.Combine("images", Name + ".safetensors")
+        : View is null ? Path.Combine("fhir", ResourceType + ".ndjson")
         : Path.Combine("views", Name + "." + (Declared.Format ?? "ndjson"));
 }
 
@@ -35,6 +43,16 @@ public sealed class TrainInputs(FhirStore store, StationOptions options)
                 planned.Add(new PlannedInput(input, input.ResourceType!, input.ResourceType!, null, ["(whole resource)"]));
                 continue;
             }
+            if (input.Kind == InputKinds.ImageCollection)
+            {
+                if (!options.ImageCollections.TryGetValue(input.Name!, out var file))
+                    throw new JobFailedException("inspect",
+                        $"this station holds no image collection '{input.Name}' ($.inputs[{i}]); its operator lists collections in Station:ImageCollections");
+                planned.Add(new PlannedInput(input, input.Name!, "images", null, [ImageCollection.ImagesTensor, ImageCollection.LabelsTensor]) { CollectionFile = file });
+                continue;
+            }
+            if (input.Kind != InputKinds.View)
+                throw new JobFailedException("inspect", $"this station cannot deliver inputs of kind '{input.Kind}' ($.inputs[{i}])");
             CompiledView view;
             try
             {
@@ -58,12 +76,30 @@ public sealed class TrainInputs(FhirStore store, StationOptions options)
             var path = Path.Combine(inputDir, input.RelativePath);
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
             await using var file = File.Create(path);
-            var rows = input.View is null
-                ? store.WriteNdjson(input.ResourceType, file)
+            var rows = input.CollectionFile is not null ? await CopyCollectionAsync(input.CollectionFile, file, ct)
+                : input.View is null ? store.WriteNdjson(input.ResourceType, file)
                 : await WriteViewAsync(input, file, ct);
             summaries.Add(new JobInputSummary(input.Name, input.Declared.Kind, input.ResourceType, input.Columns, rows));
         }
         return summaries;
+    }
+
+    /// <summary>Checks the collection file is what the contract promises, then copies it; the row count is the number of images.</summary>
+    private static async Task<long> CopyCollectionAsync(string collectionFile, Stream destination, CancellationToken ct)
+    {
+        await using var source = File.OpenRead(collectionFile);
+        ImageCollection collection;
+        try
+        {
+            collection = ImageCollection.Read(source);
+        }
+        catch (Exception e) when (e is SafeTensorsException or InvalidDataException or FormatException)
+        {
+            throw new IOException($"the station's image collection {collectionFile} is not usable: {e.Message}", e);
+        }
+        source.Position = 0;
+        await source.CopyToAsync(destination, ct);
+        return collection.Count;
     }
 
     /// <summary>Bump when the view engine's output for the same view and data could change.</summary>

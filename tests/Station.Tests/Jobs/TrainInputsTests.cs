@@ -92,4 +92,27 @@ public sealed class TrainInputsTests : IDisposable
         var e = Assert.Throws<JobFailedException>(() => new TrainInputs(_store, strict).Plan(manifest));
         Assert.Contains("does not give trains raw FHIR resources", e.Reason);
     }
+
+    [Fact]
+    public async Task An_image_collection_is_delivered_from_the_stations_file_and_an_unknown_one_refused()
+    {
+        var file = Path.Combine(_dir, "xrays.safetensors");
+        using (var f = File.Create(file))
+            new HealthTrain.Trains.Protocol.Models.ImageCollection(2, 2, 2, [1, 2, 3, 4, 5, 6, 7, 8], [0, 1]).Write(f);
+        var manifest = Manifest("""[{"kind":"image-collection","name":"xrays"}]""");
+
+        var missing = Assert.Throws<JobFailedException>(() => new TrainInputs(_store, _options).Plan(manifest));
+        Assert.Contains("this station holds no image collection 'xrays'", missing.Reason);
+
+        var options = new StationOptions { DataDir = _dir, ImageCollections = { ["xrays"] = file } };
+        var inputs = new TrainInputs(_store, options);
+        var plan = inputs.Plan(manifest);
+        var inputDir = Path.Combine(_dir, "in");
+        var summary = Assert.Single(await inputs.WriteAsync(inputDir, plan, CancellationToken.None));
+        Assert.Equal(2, summary.Rows);
+        Assert.Equal(File.ReadAllBytes(file), File.ReadAllBytes(Path.Combine(inputDir, "images", "xrays.safetensors")));
+
+        File.WriteAllBytes(file, [1, 2, 3]);
+        await Assert.ThrowsAsync<IOException>(() => inputs.WriteAsync(Path.Combine(_dir, "in2"), plan, CancellationToken.None));
+    }
 }
