@@ -2,6 +2,7 @@ using System.Text.Json.Serialization;
 using HealthTrain.Hub;
 using HealthTrain.Hub.Identity;
 using HealthTrain.Hub.Ledger;
+using HealthTrain.Hub.Models;
 using HealthTrain.Hub.Registry;
 using HealthTrain.Hub.Runs;
 using HealthTrain.Hub.Storage;
@@ -27,6 +28,10 @@ builder.Services.AddSingleton<RunStore>();
 builder.Services.AddSingleton<JobQueue>();
 builder.Services.AddSingleton<RunProvenance>();
 builder.Services.AddHostedService<LeaseSweeper>();
+builder.Services.AddSingleton<MergeSignal>();
+builder.Services.AddSingleton<ModelFiles>();
+builder.Services.AddSingleton<ModelVersions>();
+builder.Services.AddHostedService<RoundMerger>();
 builder.Services.AddSingleton(_ => LedgerSigner.LoadOrCreate(Path.Combine(options.DataDir, "ledger-key.pem")));
 builder.Services.AddSingleton<LedgerStore>();
 builder.Services.ConfigureHttpJsonOptions(o =>
@@ -60,6 +65,7 @@ app.MapTrainEndpoints();
 app.MapRunEndpoints();
 app.MapJobEndpoints();
 app.MapLedgerEndpoints();
+app.MapModelEndpoints();
 app.MapRegistryGateway();
 app.Run();
 

@@ -46,6 +46,7 @@ builder.Services.AddSingleton(_ => new GpuAllocator(options.GpuIds));
 builder.Services.AddSingleton<ITrainExecutor, DockerTrainExecutor>();
 builder.Services.AddSingleton<TrainInputs>();
 builder.Services.AddSingleton<JobRunner>();
+builder.Services.AddSingleton<IGlobalModels, HubGlobalModels>();
 builder.Services.AddSingleton(_ =>
 {
     var db = new StationDatabase(Path.Combine(options.DataDir, "station.db"));

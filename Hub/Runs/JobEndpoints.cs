@@ -1,5 +1,7 @@
 using HealthTrain.Hub.Identity;
+using HealthTrain.Hub.Models;
 using HealthTrain.Trains.Protocol;
+using HealthTrain.Trains.Protocol.Models;
 
 namespace HealthTrain.Hub.Runs;
 
@@ -33,6 +35,43 @@ public static class JobEndpoints
                 }
             }
             return ToResult(queue.MarkStarted(http.User.Caller(), id, report), id);
+        });
+        group.MapGet("/{id:long}/model", (long id, HttpContext http, JobQueue queue, ModelFiles files) =>
+            queue.GlobalModelOf(http.User.Caller(), id) switch
+            {
+                (JobReportOutcome.Accepted, { } digest) => Results.File(files.ModelPath(digest), "application/octet-stream"),
+                (JobReportOutcome.Accepted, null) => Results.NotFound(new ApiError($"job {id}'s round starts from no global model: initialize from the seed")),
+                var (outcome, _) => ToResult(outcome, id),
+            });
+        group.MapPut("/{id:long}/update", async (long id, HttpContext http, JobQueue queue, ModelFiles files, CancellationToken ct) =>
+        {
+            var station = http.User.Caller();
+            var (manifest, outcome) = queue.TrainingManifestOf(station, id);
+            if (manifest is null) return ToResult(outcome, id);
+            // Updates are model-sized, far past Kestrel's default body limit.
+            if (http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+                limit.MaxRequestBodySize = ModelFiles.MaxUpdateBytes;
+            string digest;
+            long bytes;
+            try
+            {
+                (digest, bytes) = await ModelFiles.ReceiveAsync(http.Request.Body, files.UpdatePath(id), ct);
+            }
+            catch (InvalidDataException e)
+            {
+                return Results.Json(new ApiError(e.Message), statusCode: StatusCodes.Status413PayloadTooLarge);
+            }
+            // The hub checks the update against the manifest itself: the station's check is not taken on trust.
+            var report = TensorOutputCheck.Check(manifest.Outputs.Tensors, files.UpdatePath(id));
+            if (!report.IsValid)
+            {
+                File.Delete(files.UpdatePath(id));
+                queue.Fail(station, id, new JobFailureReport("hub", "update refused: " + string.Join("; ", report.Problems)));
+                return Results.UnprocessableEntity(new ApiError("the update does not match the train's declared tensors; the job was failed",
+                    [.. report.Problems.Select(p => new ValidationError("$.update", p))]));
+            }
+            queue.RecordUpdate(id, digest, bytes);
+            return Results.Ok(new { digest, bytes });
         });
         group.MapPost("/{id:long}/awaiting-approval", (long id, JobAwaitingApproval report, HttpContext http, JobQueue queue) =>
             ToResult(queue.MarkAwaitingApproval(http.User.Caller(), id, report), id));

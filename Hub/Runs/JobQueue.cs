@@ -29,7 +29,7 @@ public enum JobReportOutcome
 /// Hands queued jobs to stations and takes their reports. Every state change is one transaction;
 /// the report that finishes a round also pools it and opens the next round or ends the run.
 /// </summary>
-public sealed class JobQueue(HubDatabase db, JobSignal signal, LedgerStore ledger, ILogger<JobQueue> log)
+public sealed class JobQueue(HubDatabase db, JobSignal signal, LedgerStore ledger, MergeSignal merges, ILogger<JobQueue> log)
 {
     /// <summary>Extra lease beyond the train's own timeout: pull, input preparation and upload.</summary>
     private static readonly TimeSpan LeaseMargin = TimeSpan.FromMinutes(5);
@@ -65,8 +65,9 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, LedgerStore ledge
         }
         var row = c.QuerySingleOrDefault<ClaimRow>("""
             SELECT j.id, j.run_id, j.round, t.id AS train_id, t.name, t.version, t.repository, t.digest, t.manifest_json, r.parameters_json,
-                   towner.name AS train_owner, rowner.name AS run_owner
+                   towner.name AS train_owner, rowner.name AS run_owner, r.rounds, r.training_json, rd.model_digest
             FROM jobs j JOIN runs r ON r.id = j.run_id JOIN trains t ON t.id = r.train_id
+                 JOIN rounds rd ON rd.run_id = j.run_id AND rd.number = j.round
                  JOIN identities towner ON towner.id = t.owner_id JOIN identities rowner ON rowner.id = r.owner_id
             WHERE j.station_id = @station AND j.state = @queued
             ORDER BY j.id LIMIT 1
@@ -89,6 +90,9 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, LedgerStore ledge
         {
             TrainOwner = row.Train_Owner,
             RunOwner = row.Run_Owner,
+            Training = row.Training_Json is null ? null : JsonSerializer.Deserialize<TrainingSettings>(row.Training_Json, ProtocolJson.Api) is { } t
+                ? new JobTraining((int)row.Rounds, t.Strategy, t.ProximalMu, t.Seed, row.Model_Digest)
+                : null,
         };
     }
 
@@ -127,6 +131,45 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, LedgerStore ledge
         tx.Commit();
         if (expired.Count + undecided.Count > 0) signal.Notify();
         return expired.Count + undecided.Count;
+    }
+
+    /// <summary>
+    /// Closes training rounds whose deadline passed: with the quorum met, the stragglers' jobs fail and the round merges
+    /// what arrived; without it, the round and the run fail.
+    /// </summary>
+    public int SweepRoundDeadlines()
+    {
+        using var c = db.Open();
+        using var tx = c.BeginTransaction();
+        var now = DateTimeOffset.UtcNow;
+        var due = c.Query<(long RunId, long Round, string Training)>("""
+            SELECT rd.run_id, rd.number, r.training_json FROM rounds rd JOIN runs r ON r.id = rd.run_id
+            WHERE rd.state = 'open' AND rd.deadline_at IS NOT NULL AND rd.deadline_at < @now AND r.training_json IS NOT NULL
+            """, new { now }, tx).AsList();
+        foreach (var (runId, round, trainingJson) in due)
+        {
+            var settings = JsonSerializer.Deserialize<TrainingSettings>(trainingJson, ProtocolJson.Api)!;
+            var jobs = c.Query<(long Id, string State)>("SELECT id, state FROM jobs WHERE run_id = @runId AND round = @round", new { runId, round }, tx).AsList();
+            var succeeded = jobs.Count(j => j.State == JobStates.Succeeded);
+            var quorum = Merging.RoundStrategy.Quorum(settings, jobs.Count);
+            var open = jobs.Where(j => !JobStates.IsTerminal(j.State)).Select(j => j.Id).ToList();
+            if (succeeded >= quorum)
+            {
+                // The last of these closes the round, which then merges.
+                foreach (var id in open)
+                    Finish(c, tx, id, JobStates.Failed, $"straggler: round {round} closed at its deadline with {succeeded} of {jobs.Count} stations", null, null, null, now);
+            }
+            else
+            {
+                foreach (var id in open)
+                    c.Execute("UPDATE jobs SET state = @failed, error = @error, finished_at = @now, lease_until = NULL WHERE id = @id",
+                        new { failed = JobStates.Failed, error = $"round {round} passed its deadline without a quorum", now, id }, tx);
+                FailRound(c, tx, runId, (int)round, $"quorum: {succeeded} of {jobs.Count} stations contributed by the deadline, {quorum} needed", now);
+            }
+        }
+        tx.Commit();
+        if (due.Count > 0) signal.Notify();
+        return due.Count;
     }
 
     /// <summary>Longest a station may hold a job while its operator decides.</summary>
@@ -212,8 +255,32 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, LedgerStore ledge
             tx.Commit();
             return (JobReportOutcome.Refused, errors);
         }
-        var payload = JsonSerializer.Serialize(upload.Statistics, ProtocolJson.Options);
-        var digest = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(payload)));
+        string payload, digest;
+        if (manifest.Kind == TrainKinds.Training)
+        {
+            // The result of a training job is its update, uploaded before: the hub keeps the digest it computed itself.
+            var received = c.QuerySingleOrDefault<string?>("SELECT digest FROM updates WHERE job_id = @jobId", new { jobId }, tx);
+            var problem = received is null ? "no model update was uploaded for this job"
+                : upload.Update is null ? "the result names no model update"
+                : upload.Update.Digest != received ? $"the result names update {upload.Update.Digest}, but the hub received {received}"
+                : upload.Update.Samples <= 0 ? "the update's sample count must be positive"
+                : upload.Update.Metrics.Any(m => !double.IsFinite(m.Value)) ? "the update's metrics must be finite numbers"
+                : null;
+            if (problem is not null)
+            {
+                ledger.Record(c, tx, LedgerKinds.JobRefused, "hub", $"job/{jobId}", new JsonObject { ["stage"] = "hub", ["reason"] = problem });
+                Finish(c, tx, jobId, JobStates.Failed, "hub: result refused: " + problem, null, null, upload.Timings, now, upload.Inputs);
+                tx.Commit();
+                return (JobReportOutcome.Refused, [new ValidationError("$.update", problem)]);
+            }
+            payload = JsonSerializer.Serialize(upload.Update, ProtocolJson.Api);
+            digest = received!;
+        }
+        else
+        {
+            payload = JsonSerializer.Serialize(upload.Statistics, ProtocolJson.Options);
+            digest = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(payload)));
+        }
         c.Execute("INSERT INTO results (job_id, digest, payload_json, received_at) VALUES (@jobId, @digest, @payload, @now)",
             new { jobId, digest, payload, now }, tx);
         ledger.Record(c, tx, LedgerKinds.ResultUploaded, station.Name, $"job/{jobId}", new JsonObject { ["digest"] = digest });
@@ -237,6 +304,39 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, LedgerStore ledge
         Finish(c, tx, jobId, JobStates.Failed, $"{stage}: {report.Reason}", report.ExitCode, Truncate(report.LogTail, 8000), report.Timings, DateTimeOffset.UtcNow, report.Inputs);
         tx.Commit();
         return JobReportOutcome.Accepted;
+    }
+
+    /// <summary>The global model digest a station's open job starts from (null in a round without one).</summary>
+    public (JobReportOutcome Outcome, string? Digest) GlobalModelOf(Caller station, long jobId)
+    {
+        using var c = db.Open();
+        var row = c.QuerySingleOrDefault<(string State, string? Digest)?>("""
+            SELECT j.state, rd.model_digest FROM jobs j JOIN rounds rd ON rd.run_id = j.run_id AND rd.number = j.round
+            WHERE j.id = @jobId AND j.station_id = @station
+            """, new { jobId, station = station.Id });
+        if (row is not { } r) return (JobReportOutcome.NotFound, null);
+        return JobStates.IsTerminal(r.State) ? (JobReportOutcome.Conflict, null) : (JobReportOutcome.Accepted, r.Digest);
+    }
+
+    /// <summary>The manifest of a station's open job of a training train.</summary>
+    public (TrainManifest? Manifest, JobReportOutcome Outcome) TrainingManifestOf(Caller station, long jobId)
+    {
+        using var c = db.Open();
+        using var tx = c.BeginTransaction();
+        var (outcome, json) = OpenJob(c, tx, station, jobId);
+        if (outcome != JobReportOutcome.Accepted) return (null, outcome);
+        var manifest = JsonSerializer.Deserialize<TrainManifest>(json!, ProtocolJson.Options)!;
+        return manifest.Kind == TrainKinds.Training ? (manifest, outcome) : (null, JobReportOutcome.Conflict);
+    }
+
+    /// <summary>Records the digest of the update received for a job (a re-upload replaces it, until the result is in).</summary>
+    public void RecordUpdate(long jobId, string digest, long bytes)
+    {
+        using var c = db.Open();
+        c.Execute("""
+            INSERT INTO updates (job_id, digest, bytes, received_at) VALUES (@jobId, @digest, @bytes, @now)
+            ON CONFLICT (job_id) DO UPDATE SET digest = excluded.digest, bytes = excluded.bytes, received_at = excluded.received_at
+            """, new { jobId, digest, bytes, now = DateTimeOffset.UtcNow });
     }
 
     private static (JobReportOutcome Outcome, string? ManifestJson) OpenJob(SqliteConnection c, SqliteTransaction tx, Caller station, long jobId)
@@ -272,6 +372,14 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, LedgerStore ledge
     {
         var manifest = JsonSerializer.Deserialize<TrainManifest>(c.QuerySingle<string>(
             "SELECT t.manifest_json FROM runs r JOIN trains t ON t.id = r.train_id WHERE r.id = @runId", new { runId }, tx), ProtocolJson.Options)!;
+        if (manifest.Kind == TrainKinds.Training)
+        {
+            // Merging reads every update and may take seconds: it happens outside this transaction (RoundMerger),
+            // which also picks up rounds left merging by a hub that stopped.
+            c.Execute("UPDATE rounds SET state = @merging WHERE run_id = @runId AND number = @round", new { merging = RoundStates.Merging, runId, round }, tx);
+            merges.Notify();
+            return;
+        }
         var results = c.Query<(string Station, string Payload)>("""
             SELECT s.name, res.payload_json FROM jobs j JOIN results res ON res.job_id = j.id JOIN identities s ON s.id = j.station_id
             WHERE j.run_id = @runId AND j.round = @round AND j.state = @succeeded ORDER BY s.name
@@ -319,15 +427,18 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, LedgerStore ledge
         log.LogInformation("run {Run} round {Round} pooled from {Count} stations", runId, round, results.Count);
     }
 
-    private void FailRound(SqliteConnection c, SqliteTransaction tx, long runId, int round, string error, DateTimeOffset now)
+    internal static void FailRound(SqliteConnection c, SqliteTransaction tx, long runId, int round, string error, DateTimeOffset now, ILogger log)
     {
         c.Execute("UPDATE rounds SET state = 'failed', finished_at = @now, error = @error WHERE run_id = @runId AND number = @round", new { now, error, runId, round }, tx);
         c.Execute("UPDATE runs SET state = @failed, finished_at = @now WHERE id = @runId", new { failed = RunStates.Failed, now, runId }, tx);
         log.LogWarning("run {Run} round {Round} failed: {Error}", runId, round, error);
     }
 
+    private void FailRound(SqliteConnection c, SqliteTransaction tx, long runId, int round, string error, DateTimeOffset now) =>
+        FailRound(c, tx, runId, round, error, now, log);
+
     private static string? Truncate(string? s, int max) => s is null || s.Length <= max ? s : s[^max..];
 
     private sealed record ClaimRow(long Id, long Run_Id, long Round, long Train_Id, string Name, string Version, string Repository, string Digest,
-        string Manifest_Json, string Parameters_Json, string Train_Owner, string Run_Owner);
+        string Manifest_Json, string Parameters_Json, string Train_Owner, string Run_Owner, long Rounds, string? Training_Json, string? Model_Digest);
 }

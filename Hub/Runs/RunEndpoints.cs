@@ -30,10 +30,22 @@ public static class RunEndpoints
         var errors = new List<ValidationError>();
         if (train.State != TrainStates.Published)
             errors.Add(new("$.trainId", $"train {train.Id} ({train.Repository}:{train.Version}) is {train.State}, not published; only published trains can run"));
-        if (train.Kind != TrainKinds.Statistics)
-            errors.Add(new("$.trainId", $"'{train.Name}' is a {train.Kind} train; this hub runs statistics trains only so far"));
         if (request.Rounds != 1 && train.Kind == TrainKinds.Statistics)
             errors.Add(new("$.rounds", "a statistics train runs in exactly one round"));
+        if (train.Kind == TrainKinds.Statistics && request.Training is not null)
+            errors.Add(new("$.training", "a statistics train takes no training settings"));
+        var training = train.Kind == TrainKinds.Training ? request.Training ?? new TrainingSettings() : null;
+        if (training is not null)
+        {
+            if (request.Rounds is < 1 or > 10_000) errors.Add(new("$.rounds", "must be 1 to 10000"));
+            foreach (var problem in Merging.RoundStrategy.Of(training).Validate()) errors.Add(new("$.training.strategy", problem));
+            var stationCount = request.Stations?.Count ?? 0;
+            if (training.MinStations is { } min && (min < 1 || min > stationCount))
+                errors.Add(new("$.training.minStations", $"must be 1 to the number of stations ({stationCount})"));
+            if (training.MinFraction is { } fraction && !(fraction > 0 && fraction <= 1))
+                errors.Add(new("$.training.minFraction", "must be in (0, 1]"));
+            if (training.RoundDeadlineSeconds is <= 0) errors.Add(new("$.training.roundDeadlineSeconds", "must be positive"));
+        }
         var stationIds = new List<long>();
         if (request.Stations is null || request.Stations.Count == 0)
             errors.Add(new("$.stations", "name at least one station"));
@@ -49,7 +61,7 @@ public static class RunEndpoints
         errors.AddRange(parameterErrors);
         if (errors.Count > 0) return Results.BadRequest(new ApiError("the run request is invalid", errors));
 
-        var id = runs.Create(caller, train, stationIds, request.Rounds, parameters);
+        var id = runs.Create(caller, train, stationIds, request.Rounds, parameters, training);
         return Results.Created($"/api/runs/{id}", runs.Find(id, caller));
     }
 }

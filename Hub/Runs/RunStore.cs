@@ -14,16 +14,17 @@ namespace HealthTrain.Hub.Runs;
 public sealed class RunStore(HubDatabase db, JobSignal signal, LedgerStore ledger)
 {
     /// <summary>Creates the run, its first round and one queued job per station, in one transaction.</summary>
-    public long Create(Caller owner, TrainInfo train, IReadOnlyList<long> stationIds, int rounds, JsonObject parameters)
+    public long Create(Caller owner, TrainInfo train, IReadOnlyList<long> stationIds, int rounds, JsonObject parameters, TrainingSettings? training = null)
     {
         using var c = db.Open();
         using var tx = c.BeginTransaction();
         var now = DateTimeOffset.UtcNow;
         var runId = c.QuerySingle<long>("""
-            INSERT INTO runs (train_id, owner_id, state, rounds, current_round, parameters_json, created_at)
-            VALUES (@train, @owner, @state, @rounds, 1, @parameters, @now) RETURNING id
-            """, new { train = train.Id, owner = owner.Id, state = RunStates.Running, rounds, parameters = parameters.ToJsonString(), now }, tx);
-        QueueRound(c, tx, runId, 1, stationIds, now);
+            INSERT INTO runs (train_id, owner_id, state, rounds, current_round, parameters_json, created_at, training_json)
+            VALUES (@train, @owner, @state, @rounds, 1, @parameters, @now, @training) RETURNING id
+            """, new { train = train.Id, owner = owner.Id, state = RunStates.Running, rounds, parameters = parameters.ToJsonString(), now,
+                       training = training is null ? null : JsonSerializer.Serialize(training, ProtocolJson.Api) }, tx);
+        QueueRound(c, tx, runId, 1, stationIds, now, training?.RoundDeadlineSeconds, modelDigest: null);
         var stations = c.Query<string>("SELECT name FROM identities WHERE id IN @stationIds ORDER BY name", new { stationIds }, tx);
         ledger.Record(c, tx, LedgerKinds.RunCreated, owner.Name, $"run/{runId}", new JsonObject
         {
@@ -31,15 +32,19 @@ public sealed class RunStore(HubDatabase db, JobSignal signal, LedgerStore ledge
             ["stations"] = new JsonArray([.. stations.Select(s => (JsonNode)s)]),
             // As text: canonical JSON refuses numbers a double cannot hold exactly, and parameters may be any integer.
             ["parameters"] = parameters.ToJsonString(),
+            ["training"] = training is null ? null : JsonSerializer.Serialize(training, ProtocolJson.Api),
         });
         tx.Commit();
         signal.Notify();
         return runId;
     }
 
-    internal static void QueueRound(SqliteConnection c, SqliteTransaction tx, long runId, int round, IEnumerable<long> stationIds, DateTimeOffset now)
+    /// <summary>Opens a round (with its deadline and the global model it starts from) and queues one job per station.</summary>
+    internal static void QueueRound(SqliteConnection c, SqliteTransaction tx, long runId, int round, IEnumerable<long> stationIds, DateTimeOffset now,
+        int? deadlineSeconds = null, string? modelDigest = null)
     {
-        c.Execute("INSERT INTO rounds (run_id, number, state, started_at) VALUES (@runId, @round, 'open', @now)", new { runId, round, now }, tx);
+        c.Execute("INSERT INTO rounds (run_id, number, state, started_at, deadline_at, model_digest) VALUES (@runId, @round, 'open', @now, @deadline, @modelDigest)",
+            new { runId, round, now, deadline = deadlineSeconds is { } s ? now + TimeSpan.FromSeconds(s) : (DateTimeOffset?)null, modelDigest }, tx);
         foreach (var station in stationIds)
             c.Execute("INSERT INTO jobs (run_id, round, station_id, state) VALUES (@runId, @round, @station, @state)",
                 new { runId, round, station, state = JobStates.Queued }, tx);

@@ -111,5 +111,32 @@ internal static class HubSchema
                 revoked_at TEXT NULL
             );
             """),
+        // Training runs (Hub/Runs/RoundMerger.cs, Hub/Models/ModelStore.cs): settings, round deadlines and global models,
+        // received updates, and every merged model version with its lineage.
+        (4, """
+            ALTER TABLE runs ADD COLUMN training_json TEXT NULL;
+            ALTER TABLE rounds ADD COLUMN deadline_at TEXT NULL;
+            ALTER TABLE rounds ADD COLUMN model_digest TEXT NULL;
+            CREATE TABLE updates (
+                job_id INTEGER PRIMARY KEY REFERENCES jobs(id),
+                digest TEXT NOT NULL,
+                bytes INTEGER NOT NULL,
+                received_at TEXT NOT NULL
+            );
+            CREATE TABLE model_versions (
+                id INTEGER PRIMARY KEY,
+                digest TEXT NOT NULL,
+                run_id INTEGER NOT NULL REFERENCES runs(id),
+                round INTEGER NOT NULL,
+                parent_digest TEXT NULL,
+                strategy_json TEXT NOT NULL,
+                contributors_json TEXT NOT NULL,
+                metrics_json TEXT NOT NULL,
+                samples INTEGER NOT NULL,
+                created_at TEXT NOT NULL,
+                UNIQUE (run_id, round)
+            );
+            CREATE INDEX model_versions_digest ON model_versions (digest);
+            """),
     ];
 }

@@ -37,6 +37,36 @@ public sealed class HubClient
         await EnsureOk(response, ct);
     }
 
+    /// <summary>Downloads the global model the job's round starts from into <paramref name="path"/>; false when the round has none.</summary>
+    public async Task<bool> DownloadModelAsync(long jobId, string path, CancellationToken ct)
+    {
+        using var response = await _http.GetAsync($"/api/station/jobs/{jobId}/model", HttpCompletionOption.ResponseHeadersRead, ct);
+        if (response.StatusCode == HttpStatusCode.NotFound && response.Content.Headers.ContentType?.MediaType == "application/json")
+        {
+            var body = await response.Content.ReadAsStringAsync(ct);
+            if (body.Contains("no global model", StringComparison.Ordinal)) return false;
+            throw new HttpRequestException($"hub answered 404: {body}", null, response.StatusCode);
+        }
+        await EnsureOk(response, ct);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        await using var file = File.Create(path);
+        await response.Content.CopyToAsync(file, ct);
+        return true;
+    }
+
+    /// <summary>Uploads a job's update; returns the digest the hub computed, or the hub's refusal (it then fails the job itself).</summary>
+    public async Task<(string? Digest, string? Refusal)> UploadUpdateAsync(long jobId, string path, CancellationToken ct)
+    {
+        await using var file = File.OpenRead(path);
+        using var content = new StreamContent(file);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        using var response = await _http.PutAsync($"/api/station/jobs/{jobId}/update", content, ct);
+        if (response.StatusCode == HttpStatusCode.UnprocessableEntity) return (null, await response.Content.ReadAsStringAsync(ct));
+        await EnsureOk(response, ct);
+        using var json = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync(ct));
+        return (json.RootElement.GetProperty("digest").GetString(), null);
+    }
+
     /// <summary>Tells the hub the station holds the job until its train is approved here.</summary>
     public async Task AwaitingApprovalAsync(long jobId, JobAwaitingApproval report, CancellationToken ct)
     {

@@ -8,6 +8,9 @@ using HealthTrain.Trains.Protocol.Signing;
 
 namespace HealthTrain.Station.Jobs;
 
+/// <summary>A finished job's result, and for a training train the update file waiting in the outbox for upload.</summary>
+public sealed record JobOutcome(JobResultUpload Result, string? UpdateFile);
+
 /// <summary>A job whose image is local, matches the hub's manifest and carries trusted signatures: ready for a decision.</summary>
 public sealed record PreparedJob(JobAssignment Job, string Repository, TrainManifest Manifest, LocalTrainImage Image, string TrainUser,
     SignatureFindings Signatures, JobTimings Timings);
@@ -18,7 +21,7 @@ public sealed record PreparedJob(JobAssignment Job, string Repository, TrainMani
 /// locked down, and collect only what it declared (<see cref="ExecuteAsync"/>).
 /// </summary>
 public sealed class JobRunner(TrainImages images, ITrainExecutor executor, TrainInputs inputs, GpuAllocator gpus, TrainInspector inspector,
-    ApprovalStore approvals, StationOptions options, ILogger<JobRunner> log)
+    ApprovalStore approvals, IGlobalModels globalModels, StationOptions options, ILogger<JobRunner> log)
 {
     public async Task<PreparedJob> PrepareAsync(JobAssignment job, CancellationToken ct)
     {
@@ -64,8 +67,11 @@ public sealed class JobRunner(TrainImages images, ITrainExecutor executor, Train
         return new PreparedJob(job, repository, manifest, image, trainUser!, findings, new JobTimings { PullMs = pullMs, InspectMs = step.ElapsedMilliseconds });
     }
 
-    /// <summary>Runs a prepared job under the approval of its exact digest.</summary>
-    public async Task<JobResultUpload> ExecuteAsync(PreparedJob prepared, CancellationToken ct)
+    /// <summary>
+    /// Runs a prepared job under the approval of its exact digest. For a training train the checked update is moved to the
+    /// station's outbox (<see cref="JobOutcome.UpdateFile"/>) for upload; the result's update digest is filled in then.
+    /// </summary>
+    public async Task<JobOutcome> ExecuteAsync(PreparedJob prepared, CancellationToken ct)
     {
         var total = Stopwatch.StartNew();
         var step = Stopwatch.StartNew();
@@ -123,10 +129,24 @@ public sealed class JobRunner(TrainImages images, ITrainExecutor executor, Train
                 throw new JobFailedException("run", $"the train exited with code {outcome.ExitCode}", (int)outcome.ExitCode, outcome.LogTail);
 
             step.Restart();
+            if (manifest.Kind == TrainKinds.Training)
+            {
+                var training = OutputCollector.CollectTraining(outputDir, manifest, options.MaxOutputBytes, options.MaxOutputFiles);
+                var outbox = Directory.CreateDirectory(Path.Combine(options.DataDir, "outbox")).FullName;
+                var updateFile = Path.Combine(outbox, $"job-{job.JobId.ToString(System.Globalization.CultureInfo.InvariantCulture)}.safetensors");
+                File.Move(training.UpdatePath, updateFile, overwrite: true);
+                timings = timings with { CollectMs = step.ElapsedMilliseconds, TotalMs = timings.PullMs + timings.InspectMs + total.ElapsedMilliseconds };
+                log.LogInformation("job {Job}: {Train} {Version} round {Round} trained on {Samples} samples in {Ms} ms: {Metrics}", job.JobId, job.TrainName,
+                    job.TrainVersion, job.Round, training.Samples, timings.RunMs, string.Join(", ", training.Metrics.Select(m => $"{m.Key}={TrainingOutput.Format(m.Value)}")));
+                return new JobOutcome(new JobResultUpload(training.Statistics, timings, given)
+                {
+                    Update = new ModelUpdateSummary("", training.Samples, training.Metrics),
+                }, updateFile);
+            }
             var statistics = OutputCollector.CollectStatistics(outputDir, manifest, options.MaxOutputBytes, options.MaxOutputFiles);
             timings = timings with { CollectMs = step.ElapsedMilliseconds, TotalMs = timings.PullMs + timings.InspectMs + total.ElapsedMilliseconds };
             log.LogInformation("job {Job}: {Train} {Version} finished in {Ms} ms (train {RunMs} ms)", job.JobId, job.TrainName, job.TrainVersion, timings.TotalMs, timings.RunMs);
-            return new JobResultUpload(statistics, timings, given);
+            return new JobOutcome(new JobResultUpload(statistics, timings, given), null);
         }
         catch (JobFailedException e) when (e.Stage != "inspect")
         {
@@ -188,6 +208,12 @@ public sealed class JobRunner(TrainImages images, ITrainExecutor executor, Train
         try
         {
             File.WriteAllText(Path.Combine(inputDir, "parameters.json"), job.Parameters.ToJsonString());
+            if (job.Training is { } training)
+            {
+                File.WriteAllText(Path.Combine(inputDir, TrainingOutput.RoundFileName), TrainingOutput.RoundJson(job));
+                if (training.GlobalModelDigest is { } digest)
+                    await globalModels.FetchAsync(job, digest, Path.Combine(inputDir, TrainingOutput.GlobalModelPath), ct);
+            }
             var given = await inputs.WriteAsync(inputDir, plan, ct);
             foreach (var g in given)
                 log.LogInformation("job {Job}: gave the train {Rows} rows of '{Name}'", job.JobId, g.Rows, g.Name);
@@ -197,7 +223,7 @@ public sealed class JobRunner(TrainImages images, ITrainExecutor executor, Train
                     : UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
             return given;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or HealthTrain.Station.Views.ViewEvaluationException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or HttpRequestException or HealthTrain.Station.Views.ViewEvaluationException)
         {
             throw new JobFailedException("input", $"could not prepare the train's input: {e.Message}");
         }

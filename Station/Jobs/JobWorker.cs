@@ -96,8 +96,21 @@ public sealed class JobWorker(HubClient hub, JobRunner runner, ApprovalGate gate
                 case GateDecision.Approved approved:
                     status.Set($"running job {job.JobId}");
                     await WithRetriesAsync("report the start of", job, async () => { await hub.StartedAsync(job.JobId, new JobStarted(approved.Statement), ct); return true; }, ct);
-                    var result = await runner.ExecuteAsync(prepared, ct);
-                    // A result that cost a whole train run is not thrown away because the hub was briefly unreachable.
+                    var outcome = await runner.ExecuteAsync(prepared, ct);
+                    var result = outcome.Result;
+                    if (outcome.UpdateFile is { } updateFile)
+                    {
+                        // A result that cost a whole train run is not thrown away because the hub was briefly unreachable.
+                        var (digest, refused) = await WithRetriesAsync("upload the update of", job, () => hub.UploadUpdateAsync(job.JobId, updateFile, ct), ct);
+                        File.Delete(updateFile);
+                        if (refused is not null)
+                        {
+                            log.LogWarning("job {Job}: the hub refused the update: {Refusal}", job.JobId, refused);
+                            status.JobDone(false);
+                            return;
+                        }
+                        result = result with { Update = result.Update! with { Digest = digest! } };
+                    }
                     var refusal = await WithRetriesAsync("upload the result of", job, () => hub.ResultAsync(job.JobId, result, ct), ct);
                     if (refusal is not null) log.LogWarning("job {Job}: the hub refused the result: {Refusal}", job.JobId, refusal);
                     status.JobDone(refusal is null);

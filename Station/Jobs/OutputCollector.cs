@@ -1,5 +1,6 @@
 using HealthTrain.Station.Execution;
 using HealthTrain.Trains.Protocol;
+using HealthTrain.Trains.Protocol.Models;
 
 namespace HealthTrain.Station.Jobs;
 
@@ -13,6 +14,39 @@ public static class OutputCollector
 
     /// <summary>The statistics a statistics train produced; anything undeclared or malformed fails the job.</summary>
     public static StatisticsResult CollectStatistics(string outputDir, TrainManifest manifest, long maxBytes, int maxEntries = DefaultMaxEntries)
+    {
+        CheckEntries(outputDir, maxBytes, maxEntries, [StatisticsResult.FileName], "a statistics train");
+        return ReadStatistics(outputDir, manifest);
+    }
+
+    /// <summary>
+    /// What a training train produced: its update (checked against the declared tensors: names, shapes, dtypes, finite
+    /// values, nothing else), its sample count and metrics, and its statistics when it declares any.
+    /// </summary>
+    public static TrainingOutput CollectTraining(string outputDir, TrainManifest manifest, long maxBytes, int maxEntries = DefaultMaxEntries)
+    {
+        string[] allowed = manifest.Outputs.Statistics.Count > 0
+            ? [TrainingOutput.UpdateFileName, TrainingOutput.MetricsFileName, StatisticsResult.FileName]
+            : [TrainingOutput.UpdateFileName, TrainingOutput.MetricsFileName];
+        CheckEntries(outputDir, maxBytes, maxEntries, allowed, "a training train");
+        var update = Path.Combine(outputDir, TrainingOutput.UpdateFileName);
+        if (!File.Exists(update))
+            throw new JobFailedException("collect", $"the train exited without writing /output/{TrainingOutput.UpdateFileName}");
+        var report = TensorOutputCheck.Check(manifest.Outputs.Tensors, update);
+        if (!report.IsValid)
+            throw new JobFailedException("collect", $"/output/{TrainingOutput.UpdateFileName} does not match the declared tensors: {string.Join("; ", report.Problems)}");
+        var metricsPath = Path.Combine(outputDir, TrainingOutput.MetricsFileName);
+        if (!File.Exists(metricsPath))
+            throw new JobFailedException("collect", $"the train exited without writing /output/{TrainingOutput.MetricsFileName}");
+        var (samples, metrics, problem) = TrainingOutput.ParseMetrics(File.ReadAllBytes(metricsPath));
+        if (problem is not null)
+            throw new JobFailedException("collect", $"/output/{TrainingOutput.MetricsFileName} is not valid: {problem}");
+        var statistics = manifest.Outputs.Statistics.Count > 0 ? ReadStatistics(outputDir, manifest) : new StatisticsResult();
+        return new TrainingOutput(update, samples, metrics, statistics);
+    }
+
+    /// <summary>Only plain files among <paramref name="allowed"/>, within the caps; anything else fails the job.</summary>
+    private static void CheckEntries(string outputDir, long maxBytes, int maxEntries, IReadOnlyList<string> allowed, string what)
     {
         OutputScan scan;
         try
@@ -36,9 +70,13 @@ public static class OutputCollector
         var total = scan.Bytes;
         if (total > maxBytes)
             throw new JobFailedException("collect", $"the train wrote {total} bytes to /output, over the station's cap of {maxBytes}");
-        var undeclared = scan.Entries.Where(e => e.RelativePath != StatisticsResult.FileName || e.Status.Kind != UnixFileKind.Regular).ToList();
+        var undeclared = scan.Entries.Where(e => !allowed.Contains(e.RelativePath) || e.Status.Kind != UnixFileKind.Regular).ToList();
         if (undeclared.Count > 0)
-            throw new JobFailedException("collect", $"the train wrote undeclared output: {List(undeclared, e => e.RelativePath)}; only {StatisticsResult.FileName} is allowed for a statistics train");
+            throw new JobFailedException("collect", $"the train wrote undeclared output: {List(undeclared, e => e.RelativePath)}; only {string.Join(", ", allowed)} {(allowed.Count == 1 ? "is" : "are")} allowed for {what}");
+    }
+
+    private static StatisticsResult ReadStatistics(string outputDir, TrainManifest manifest)
+    {
         var path = Path.Combine(outputDir, StatisticsResult.FileName);
         if (!File.Exists(path))
             throw new JobFailedException("collect", $"the train exited without writing /output/{StatisticsResult.FileName}");

@@ -78,7 +78,51 @@ public sealed record KeyInfo(string KeyId, string Owner, DateTimeOffset AddedAt,
 public sealed record HubKeys(string PublicationKeyId, string PublicationKeyPem, string LedgerKeyId, string LedgerKeyPem);
 
 /// <summary>Starts a run of a train at some stations.</summary>
-public sealed record RunRequest(long TrainId, IReadOnlyList<string> Stations, int Rounds = 1, Dictionary<string, JsonElement>? Parameters = null);
+public sealed record RunRequest(long TrainId, IReadOnlyList<string> Stations, int Rounds = 1, Dictionary<string, JsonElement>? Parameters = null)
+{
+    /// <summary>For a training train: how the hub merges each round and when a round may close.</summary>
+    public TrainingSettings? Training { get; init; }
+}
+
+/// <summary>
+/// A training run's settings: the merge strategy with its parameters, the quorum a round needs, a round deadline after
+/// which stragglers are dropped (when the quorum is met), and the seed every station initializes the model from.
+/// </summary>
+public sealed record TrainingSettings
+{
+    /// <summary><c>fedavg</c>, <c>fedprox</c>, <c>fedadam</c>, <c>median</c> or <c>trimmed-mean</c>.</summary>
+    public string Strategy { get; init; } = "fedavg";
+    /// <summary>fedprox: the proximal coefficient μ the trains add to their loss.</summary>
+    public double? ProximalMu { get; init; }
+    /// <summary>fedadam: server learning rate η, β1, β2 and τ.</summary>
+    public double? ServerLearningRate { get; init; }
+    public double? Beta1 { get; init; }
+    public double? Beta2 { get; init; }
+    public double? Tau { get; init; }
+    /// <summary>trimmed-mean: the fraction dropped at each end per coordinate.</summary>
+    public double? TrimFraction { get; init; }
+    /// <summary>Quorum: at least this many stations must contribute to a round (default 1).</summary>
+    public int? MinStations { get; init; }
+    /// <summary>Quorum: at least this fraction of the run's stations must contribute (default none).</summary>
+    public double? MinFraction { get; init; }
+    /// <summary>Seconds after a round opens when it closes with whoever has contributed, if that meets the quorum.</summary>
+    public int? RoundDeadlineSeconds { get; init; }
+    /// <summary>Seed of the initial model and of the stations' held-out splits.</summary>
+    public long Seed { get; init; } = 42;
+}
+
+/// <summary>What a station needs to know about the round a training job belongs to.</summary>
+public sealed record JobTraining(int Rounds, string Strategy, double? ProximalMu, long Seed, string? GlobalModelDigest);
+
+/// <summary>A station's trained update as the hub received it: its digest, its sample count (the fedavg weight) and its local metrics.</summary>
+public sealed record ModelUpdateSummary(string Digest, long Samples, IReadOnlyDictionary<string, double> Metrics);
+
+/// <summary>A merged model the hub keeps, content-addressed, with its lineage.</summary>
+public sealed record ModelVersionInfo(long Id, string Digest, long RunId, int Round, string Train, string? ParentDigest, string Strategy,
+    IReadOnlyList<ModelContribution> Contributors, long Samples, IReadOnlyDictionary<string, double> Metrics, DateTimeOffset CreatedAt);
+
+/// <summary>One station's part in a model version: its job, the digest of the update it sent, its samples and metrics.</summary>
+public sealed record ModelContribution(string Station, long JobId, string UpdateDigest, long Samples, IReadOnlyDictionary<string, double> Metrics);
 
 /// <summary>Job states, in the order they normally pass.</summary>
 public static class JobStates
@@ -103,6 +147,16 @@ public static class RunStates
     public const string Failed = "failed";
 }
 
+/// <summary>Round states.</summary>
+public static class RoundStates
+{
+    public const string Open = "open";
+    /// <summary>A training round whose jobs all ended: the hub is merging the updates.</summary>
+    public const string Merging = "merging";
+    public const string Completed = "completed";
+    public const string Failed = "failed";
+}
+
 /// <summary>A run with its rounds and jobs.</summary>
 public sealed record RunInfo(long Id, long TrainId, string Train, string Owner, string State, int Rounds, int CurrentRound,
     JsonObject Parameters, DateTimeOffset CreatedAt, DateTimeOffset? FinishedAt, IReadOnlyList<JobInfo> Jobs);
@@ -121,6 +175,9 @@ public sealed record JobAssignment(long JobId, long RunId, int Round, long Train
 
     /// <summary>The researcher who started the run.</summary>
     public string RunOwner { get; init; } = "";
+
+    /// <summary>For a training train: the round's settings and the global model to start from.</summary>
+    public JobTraining? Training { get; init; }
 }
 
 /// <summary>Where the station's time went for one job, in milliseconds.</summary>
@@ -140,7 +197,11 @@ public sealed record JobTimings
 public sealed record JobInputSummary(string Name, string Kind, string ResourceType, IReadOnlyList<string> Columns, long Rows);
 
 /// <summary>A station's successful result for a job.</summary>
-public sealed record JobResultUpload(StatisticsResult Statistics, JobTimings Timings, IReadOnlyList<JobInputSummary>? Inputs = null);
+public sealed record JobResultUpload(StatisticsResult Statistics, JobTimings Timings, IReadOnlyList<JobInputSummary>? Inputs = null)
+{
+    /// <summary>For a training train: the update uploaded before this result (<c>PUT …/update</c>).</summary>
+    public ModelUpdateSummary? Update { get; init; }
+}
 
 /// <summary>A station's report that it starts the train, with the approval it runs under.</summary>
 public sealed record JobStarted(ApprovalStatement? Approval);

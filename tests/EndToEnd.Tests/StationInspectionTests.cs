@@ -186,6 +186,7 @@ public sealed class StationInspectionTests(FederationFixture f) : IDisposable
         var inspector = new TrainInspector(new StationRegistry(options), new TrainSignatures(TrustStore.Load(options.Trust)), approvals,
             new ApprovalPolicy(options), f.Docker, NullLogger<TrainInspector>.Instance);
         return new JobRunner(new TrainImages(f.Docker, options), new DockerTrainExecutor(f.Docker, NullLogger<DockerTrainExecutor>.Instance),
-            new TrainInputs(store, options), new GpuAllocator([]), inspector, approvals, options, NullLogger<JobRunner>.Instance);
+            new TrainInputs(store, options), new GpuAllocator([]), inspector, approvals,
+            new HubGlobalModels(new HealthTrain.Station.Hub.HubClient(new HttpClient(), options)), options, NullLogger<JobRunner>.Instance);
     }
 }

@@ -34,7 +34,7 @@ public sealed class JobQueueTests : IDisposable
         var signal = new JobSignal();
         _ledger = new LedgerStore(_db, LedgerSigner.FromKey(System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256)));
         _runs = new RunStore(_db, signal, _ledger);
-        _queue = new JobQueue(_db, signal, _ledger, NullLogger<JobQueue>.Instance);
+        _queue = new JobQueue(_db, signal, _ledger, new MergeSignal(), NullLogger<JobQueue>.Instance);
         _identities.Create("alice", Roles.Researcher);
         _identities.Create("st-1", Roles.Station);
         _identities.Create("st-2", Roles.Station);
