@@ -21,6 +21,7 @@ try
         "train" => await ImageCommands.TrainAsync(rest, output),
         "run" => await RunCommands.RunAsync(rest.Required(0, "a run command: start|show|watch|results|list"), rest, output),
         "keys" => await KeyCommands.RunAsync(rest, output),
+        "model" => await ModelCommands.RunAsync(rest, output),
         "identity" => await IdentityCommands.RunAsync(rest, output),
         "station" => await IdentityCommands.StationAsync(rest, output),
         "login" => await IdentityCommands.LoginAsync(rest, output),
@@ -93,6 +94,9 @@ internal static class Usage
           healthtrain train sign IMAGE --key PATH [--passphrase-env VAR]   sign REPO@sha256:… or REPO:TAG as cosign does
           healthtrain train verify IMAGE --key PUB.pem [--key …]   which of these keys signed it (exit 1: none)
           healthtrain run start TRAIN --stations a,b [--param k=v] [--watch]
+              training trains: [--rounds R] [--strategy fedavg|fedprox|fedadam|median|trimmed-mean] [--mu X]
+              [--server-lr X] [--trim X] [--min-stations N] [--min-fraction F] [--deadline SECONDS] [--seed N]
+          healthtrain model list [--run RUN] | model show REF | model pull REF --out FILE   REF: sha256:… or RUN/ROUND
           healthtrain run watch|show|results RUN [--json]
           healthtrain run prov RUN                 the run's provenance as W3C PROV-JSON
           healthtrain run list

@@ -90,7 +90,10 @@ public sealed class FederationFixture : IAsyncLifetime
         }
 
         // Root images pass the hub here, so the stations' own refusal (Station:RootImages) is what the adversarial tests meet.
-        Federation = await LocalFederation.StartAsync(new FederationOptions(_root) { StationPollSeconds = 5, AllowRootImages = true });
+        Federation = await LocalFederation.StartAsync(new FederationOptions(_root)
+        {
+            StationPollSeconds = 5, AllowRootImages = true, AutoPublishKinds = [TrainKinds.Statistics, TrainKinds.Training],
+        });
         Alice = await Federation.AddResearcherAsync("alice");
         var starts = Slices.Parts.Select((part, i) => Federation.AddStationAsync(Hospitals[i], part.Folder)).ToList();
         starts.Add(Federation.AddStationAsync(TinyClinic, WriteTinyClinic()));

@@ -19,11 +19,12 @@ public static class RunCommands
                 var stations = args.Options("station").Concat(args.Options("stations").SelectMany(s => s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))).ToList();
                 var parameters = ParseParameters(args.Options("param"));
                 var rounds = int.Parse(args.Option("rounds") ?? "1", CultureInfo.InvariantCulture);
+                var training = TrainingFrom(args);
                 var watch = args.Flag("watch");
                 using var hub = new HubApiClient(HubProfile.Resolve(args));
                 args.RejectUnknown();
                 var trainId = await ResolveTrainAsync(hub, train);
-                var run = await hub.StartRunAsync(new RunRequest(trainId, stations, rounds, parameters));
+                var run = await hub.StartRunAsync(new RunRequest(trainId, stations, rounds, parameters) { Training = training });
                 output.WriteLine($"run {run.Id} started: {run.Train} at {string.Join(", ", run.Jobs.Select(j => j.Station))}");
                 if (watch) return await WatchAsync(hub, run.Id, output);
                 return 0;
@@ -119,6 +120,32 @@ public static class RunCommands
                 lines.AddRange(job.LogTail.Split('\n').TakeLast(10).Select(l => "      | " + l));
         }
         return string.Join(Environment.NewLine, lines);
+    }
+
+    /// <summary>
+    /// Training settings from <c>--strategy NAME [--mu X] [--server-lr X] [--beta1 X] [--beta2 X] [--tau X] [--trim X]
+    /// [--min-stations N] [--min-fraction F] [--deadline SECONDS] [--seed N]</c>; null when none is given (the hub's defaults).
+    /// </summary>
+    private static TrainingSettings? TrainingFrom(CliArgs args)
+    {
+        double? Number(string name) => args.Option(name) is { } v ? double.Parse(v, CultureInfo.InvariantCulture) : null;
+        int? Integer(string name) => args.Option(name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : null;
+        var strategy = args.Option("strategy");
+        var settings = new TrainingSettings
+        {
+            Strategy = strategy ?? "fedavg",
+            ProximalMu = Number("mu"),
+            ServerLearningRate = Number("server-lr"),
+            Beta1 = Number("beta1"),
+            Beta2 = Number("beta2"),
+            Tau = Number("tau"),
+            TrimFraction = Number("trim"),
+            MinStations = Integer("min-stations"),
+            MinFraction = Number("min-fraction"),
+            RoundDeadlineSeconds = Integer("deadline"),
+            Seed = args.Option("seed") is { } seed ? long.Parse(seed, CultureInfo.InvariantCulture) : 42,
+        };
+        return settings == new TrainingSettings() && strategy is null ? null : settings;
     }
 
     private static long RunId(CliArgs args)

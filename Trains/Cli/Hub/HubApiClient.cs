@@ -54,6 +54,18 @@ public sealed class HubApiClient(HubConnection connection) : IDisposable
         return await ReadAsync<KeyInfo>(response, ct);
     }
     public Task<HubKeys> GetHubKeysAsync(CancellationToken ct = default) => GetAsync<HubKeys>("/api/hub/keys", ct);
+    public Task<List<ModelVersionInfo>> ListModelsAsync(long? run = null, CancellationToken ct = default) =>
+        GetAsync<List<ModelVersionInfo>>("/api/models" + (run is null ? "" : $"?run={run}"), ct);
+    public Task<ModelVersionInfo> GetModelAsync(string reference, CancellationToken ct = default) => GetAsync<ModelVersionInfo>($"/api/models/{reference}", ct);
+
+    /// <summary>Downloads a model version's safetensors file to <paramref name="path"/>.</summary>
+    public async Task DownloadModelAsync(string reference, string path, CancellationToken ct = default)
+    {
+        using var response = await _http.GetAsync($"/api/models/{reference}/file", HttpCompletionOption.ResponseHeadersRead, ct);
+        if (!response.IsSuccessStatusCode) await ReadAsync<ApiError>(response, ct);
+        await using var file = File.Create(path);
+        await response.Content.CopyToAsync(file, ct);
+    }
     public Task<RunInfo> StartRunAsync(RunRequest request, CancellationToken ct = default) => PostAsync<RunInfo>("/api/runs", request, ct);
     public Task<List<RunInfo>> ListRunsAsync(CancellationToken ct = default) => GetAsync<List<RunInfo>>("/api/runs", ct);
     public Task<RunInfo> GetRunAsync(long id, CancellationToken ct = default) => GetAsync<RunInfo>($"/api/runs/{id}", ct);
