@@ -75,6 +75,9 @@ public sealed class StationOptions
     /// </summary>
     public Dictionary<string, string> Operators { get; set; } = [];
 
+    /// <summary>Differential privacy for released model updates (section <c>Station:Privacy</c>); off unless a noise multiplier is set.</summary>
+    public Privacy.PrivacyOptions Privacy { get; set; } = new();
+
     /// <summary>The registry host Docker pulls from: the hub's host and port.</summary>
     public string RegistryHost => new Uri(HubUrl).Authority;
 }
