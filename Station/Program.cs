@@ -18,6 +18,7 @@ if (!Uri.TryCreate(options.HubUrl, UriKind.Absolute, out _)) problems.Add("Stati
 if (string.IsNullOrWhiteSpace(options.Token)) problems.Add("Station:Token is required (issued by the hub operator)");
 if (TrainUserPolicy.WhyInvalid(options.RootImages) is { } rootImages) problems.Add(rootImages);
 if (options.MaxOutputBytes <= 0 || options.MaxOutputFiles <= 0) problems.Add("Station:MaxOutputBytes and Station:MaxOutputFiles must be positive");
+problems.AddRange(options.Privacy.Validate());
 if (problems.Count > 0)
 {
     Console.Error.WriteLine("station configuration is incomplete:\n  " + string.Join("\n  ", problems));
@@ -47,6 +48,7 @@ builder.Services.AddSingleton<ITrainExecutor, DockerTrainExecutor>();
 builder.Services.AddSingleton<TrainInputs>();
 builder.Services.AddSingleton<JobRunner>();
 builder.Services.AddSingleton<IGlobalModels, HubGlobalModels>();
+builder.Services.AddSingleton<HealthTrain.Station.Privacy.StationPrivacy>();
 builder.Services.AddSingleton(_ =>
 {
     var db = new StationDatabase(Path.Combine(options.DataDir, "station.db"));

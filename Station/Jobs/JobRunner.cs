@@ -3,6 +3,7 @@ using System.Text.Json;
 using HealthTrain.Station.Approval;
 using HealthTrain.Station.Execution;
 using HealthTrain.Station.Inspection;
+using HealthTrain.Station.Privacy;
 using HealthTrain.Trains.Protocol;
 using HealthTrain.Trains.Protocol.Signing;
 
@@ -21,7 +22,7 @@ public sealed record PreparedJob(JobAssignment Job, string Repository, TrainMani
 /// locked down, and collect only what it declared (<see cref="ExecuteAsync"/>).
 /// </summary>
 public sealed class JobRunner(TrainImages images, ITrainExecutor executor, TrainInputs inputs, GpuAllocator gpus, TrainInspector inspector,
-    ApprovalStore approvals, IGlobalModels globalModels, StationOptions options, ILogger<JobRunner> log)
+    ApprovalStore approvals, IGlobalModels globalModels, StationPrivacy privacy, StationOptions options, ILogger<JobRunner> log)
 {
     public async Task<PreparedJob> PrepareAsync(JobAssignment job, CancellationToken ct)
     {
@@ -64,6 +65,8 @@ public sealed class JobRunner(TrainImages images, ITrainExecutor executor, Train
         }
         if (!findings.Trusted)
             throw new JobFailedException("verify", string.Join("; ", findings.Problems));
+        // A run the station's privacy budget cannot pay for in full is refused before its first round runs.
+        privacy.Reserve(job);
         return new PreparedJob(job, repository, manifest, image, trainUser!, findings, new JobTimings { PullMs = pullMs, InspectMs = step.ElapsedMilliseconds });
     }
 
@@ -132,6 +135,13 @@ public sealed class JobRunner(TrainImages images, ITrainExecutor executor, Train
             if (manifest.Kind == TrainKinds.Training)
             {
                 var training = OutputCollector.CollectTraining(outputDir, manifest, options.MaxOutputBytes, options.MaxOutputFiles);
+                if (privacy.Enabled)
+                {
+                    var global = Path.Combine(inputDir, TrainingOutput.GlobalModelPath);
+                    var release = privacy.Release(job, manifest, training.UpdatePath, File.Exists(global) ? global : null);
+                    log.LogInformation("job {Job}: update released with differential privacy: norm {Norm:G4}, scaled by {Scale:G4}, noise σ {Sigma:G4}",
+                        job.JobId, release.UpdateNorm, release.ClipScale, release.NoiseStandardDeviation);
+                }
                 var outbox = Directory.CreateDirectory(Path.Combine(options.DataDir, "outbox")).FullName;
                 var updateFile = Path.Combine(outbox, $"job-{job.JobId.ToString(System.Globalization.CultureInfo.InvariantCulture)}.safetensors");
                 File.Move(training.UpdatePath, updateFile, overwrite: true);

@@ -72,6 +72,34 @@ public sealed class FederatedTrainingTests(FederationFixture f)
         Assert.Contains($"{versions[^1].Digest}, verified", pulled.ToString());
     }
 
+    [Fact]
+    public async Task A_run_the_stations_privacy_budget_cannot_pay_for_is_refused_before_its_first_round()
+    {
+        // σ = 1, δ = 1e-5: two releases cost ε ≈ 7, five ≈ 13 (RDP, Balle et al. 2020 conversion); the budget is 10.
+        await f.Federation.AddStationAsync("private-clinic", f.Slices.Parts[0].Folder, settings:
+        [
+            "Privacy:NoiseMultiplier=1", "Privacy:ClipNorm=1", "Privacy:Delta=0.00001", "Privacy:EpsilonBudget=10",
+            "Approval:AutoApprove:1:Name=dp-training", "Approval:AutoApprove:1:Kinds:0=training",
+        ]);
+        var builder = new TrainImageBuilder(f.Docker, new BaseImageBuilder(f.Docker, BaseImageOptions.ForRepository(RepoPaths.Root), new ImmediateProgress<string>(_ => { })),
+            new ImmediateProgress<string>(_ => { }));
+        var train = await f.Federation.Publisher(f.Docker, f.Alice).PushAsync((await builder.BuildAsync(Path.Combine(RepoPaths.Root, "Trains", "Examples", "diabetes-risk"))).Reference);
+        var parameters = new Dictionary<string, JsonElement> { ["epochs"] = JsonSerializer.SerializeToElement(2) };
+
+        var tooLong = await f.Alice.StartRunAsync(new RunRequest(train.Id, ["private-clinic"], 5, parameters) { Training = new TrainingSettings() });
+        var refused = await f.Alice.WaitForRunAsync(tooLong.Id, null, TimeSpan.FromMinutes(5));
+        var job = Assert.Single(refused.Jobs);
+        Assert.Equal(RunStates.Failed, refused.State);
+        Assert.StartsWith($"privacy: run 'run/{tooLong.Id}' is refused before its first round: its 5 round(s) at noise multiplier 1 cost ε = ", job.Error);
+        Assert.Contains("over its budget ε = 10", job.Error);
+        Assert.Null(job.StartedAt); // the train never ran
+
+        var affordable = await f.Alice.StartRunAsync(new RunRequest(train.Id, ["private-clinic"], 2, parameters) { Training = new TrainingSettings() });
+        var done = await f.Alice.WaitForRunAsync(affordable.Id, null, TimeSpan.FromMinutes(5));
+        Assert.True(done.State == RunStates.Completed, string.Join("\n", done.Jobs.Select(j => $"round {j.Round}: {j.State} {j.Error}")));
+        Assert.Equal(2, (await f.Alice.ListModelsAsync(affordable.Id)).Count);
+    }
+
     private async Task ApproveWhenPendingAsync(LocalStation station, string digest)
     {
         using var http = new HttpClient { BaseAddress = new Uri($"http://{station.StatusUrl.Authority}") };
