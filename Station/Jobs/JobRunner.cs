@@ -57,7 +57,7 @@ public sealed class JobRunner(TrainImages images, ITrainExecutor executor, Train
         SignatureFindings findings;
         try
         {
-            findings = await inspector.VerifyAsync(repository, job.ImageDigest, ct);
+            findings = await HubRetry.RunAsync(() => inspector.VerifyAsync(repository, job.ImageDigest, ct), log, "read the signatures of", ct);
         }
         catch (SignatureRegistryException e)
         {
@@ -222,7 +222,8 @@ public sealed class JobRunner(TrainImages images, ITrainExecutor executor, Train
             {
                 File.WriteAllText(Path.Combine(inputDir, TrainingOutput.RoundFileName), TrainingOutput.RoundJson(job));
                 if (training.GlobalModelDigest is { } digest)
-                    await globalModels.FetchAsync(job, digest, Path.Combine(inputDir, TrainingOutput.GlobalModelPath), ct);
+                    await HubRetry.RunAsync(async () => { await globalModels.FetchAsync(job, digest, Path.Combine(inputDir, TrainingOutput.GlobalModelPath), ct); return true; },
+                        log, "fetch the global model of", ct);
             }
             var given = await inputs.WriteAsync(inputDir, plan, ct);
             foreach (var g in given)

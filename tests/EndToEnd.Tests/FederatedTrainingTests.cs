@@ -42,7 +42,8 @@ public sealed class FederatedTrainingTests(FederationFixture f)
         await f.Federation.RestartHubAsync();
         var done = await f.Alice.WaitForRunAsync(run.Id, null, TimeSpan.FromMinutes(10));
         Assert.True(done.State == RunStates.Completed, string.Join("\n", done.Jobs.Select(j => $"round {j.Round} {j.Station}: {j.State} {j.Error}")));
-        Assert.Equal(Rounds * 3, done.Jobs.Count(j => j.State == JobStates.Succeeded));
+        Assert.True(done.Jobs.All(j => j.State == JobStates.Succeeded) && done.Jobs.Count == Rounds * 3,
+            string.Join("\n", done.Jobs.Where(j => j.State != JobStates.Succeeded).Select(j => $"round {j.Round} {j.Station}: {j.State} {j.Error}")));
 
         var versions = await f.Alice.ListModelsAsync(run.Id);
         Assert.Equal([1, 2, 3, 4, 5], versions.Select(v => v.Round));
