@@ -165,7 +165,25 @@ public static class SafeTensors
     public static void Write(Stream stream, IEnumerable<SafeTensor> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {
         var list = tensors.ToList();
+        foreach (var t in list)
+        {
+            var expected = ByteLength(t.Name, t.Dtype, t.Shape);
+            if (expected != t.Data.Length)
+                throw new ArgumentException($"tensor '{t.Name}' of shape [{string.Join(", ", t.Shape)}] and dtype {t.Dtype} needs {expected} bytes, got {t.Data.Length}", nameof(tensors));
+        }
+        WriteHeader(stream, [.. list.Select(t => new TensorDeclaration { Name = t.Name, Dtype = t.Dtype, Shape = t.Shape })], metadata);
+        foreach (var t in list) stream.Write(t.Data.Span);
+    }
+
+    /// <summary>
+    /// Writes only the header of a document whose tensors follow in the order given; the caller then writes each
+    /// tensor's bytes, in that order, <see cref="ByteLength"/> bytes each. Lets a large document be written streaming.
+    /// </summary>
+    /// <returns>The header as a reader would see it.</returns>
+    public static SafeTensorsHeader WriteHeader(Stream stream, IReadOnlyList<TensorDeclaration> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    {
         var names = new HashSet<string>(StringComparer.Ordinal);
+        var infos = new List<SafeTensorInfo>(tensors.Count);
         using var headerJson = new MemoryStream();
         using (var w = new Utf8JsonWriter(headerJson))
         {
@@ -177,13 +195,11 @@ public static class SafeTensors
                 w.WriteEndObject();
             }
             long offset = 0;
-            foreach (var t in list)
+            foreach (var t in tensors)
             {
                 if (t.Name.Length == 0 || t.Name == MetadataKey || !names.Add(t.Name))
                     throw new ArgumentException($"tensor name '{t.Name}' is empty, reserved or used twice", nameof(tensors));
-                var expected = t.Shape.Aggregate(1L, (a, d) => d >= 0 ? checked(a * d) : throw new ArgumentException($"tensor '{t.Name}' has a negative dimension")) * ElementSize(t.Dtype);
-                if (expected != t.Data.Length)
-                    throw new ArgumentException($"tensor '{t.Name}' of shape [{string.Join(", ", t.Shape)}] and dtype {t.Dtype} needs {expected} bytes, got {t.Data.Length}", nameof(tensors));
+                var length = ByteLength(t.Name, t.Dtype, t.Shape);
                 w.WriteStartObject(t.Name);
                 w.WriteString("dtype", CodeOf(t.Dtype));
                 w.WriteStartArray("shape");
@@ -191,10 +207,11 @@ public static class SafeTensors
                 w.WriteEndArray();
                 w.WriteStartArray("data_offsets");
                 w.WriteNumberValue(offset);
-                w.WriteNumberValue(offset + t.Data.Length);
+                w.WriteNumberValue(offset + length);
                 w.WriteEndArray();
                 w.WriteEndObject();
-                offset += t.Data.Length;
+                infos.Add(new SafeTensorInfo(t.Name, t.Dtype, t.Shape, offset, length));
+                offset += length;
             }
             w.WriteEndObject();
         }
@@ -205,8 +222,29 @@ public static class SafeTensors
         stream.Write(prefix);
         stream.Write(header);
         for (var i = header.Length; i < padded; i++) stream.WriteByte((byte)' ');
-        foreach (var t in list) stream.Write(t.Data.Span);
+        return new SafeTensorsHeader(infos, metadata ?? new Dictionary<string, string>(), 8 + padded);
     }
+
+    /// <summary>Bytes a tensor of this dtype and shape occupies.</summary>
+    public static long ByteLength(string name, string dtype, IReadOnlyList<long> shape) =>
+        shape.Aggregate(1L, (a, d) => d >= 0 ? checked(a * d) : throw new ArgumentException($"tensor '{name}' has a negative dimension")) * ElementSize(dtype);
+
+    /// <summary>
+    /// Reads <paramref name="destination"/>.Length bytes of tensor <paramref name="tensor"/>, starting
+    /// <paramref name="byteOffset"/> bytes into it, from the seekable <paramref name="stream"/> the header was read from.
+    /// One seek and one read: over an unbuffered <see cref="FileStream"/> that is a single positional read.
+    /// </summary>
+    public static void ReadRange(Stream stream, SafeTensorsHeader header, SafeTensorInfo tensor, long byteOffset, Span<byte> destination)
+    {
+        if (byteOffset < 0 || byteOffset + destination.Length > tensor.Length)
+            throw new ArgumentOutOfRangeException(nameof(byteOffset), $"bytes {byteOffset}..{byteOffset + destination.Length} lie outside tensor '{tensor.Name}' ({tensor.Length} bytes)");
+        stream.Position = header.DataStart + tensor.Offset + byteOffset;
+        stream.ReadExactly(destination);
+    }
+
+    /// <summary>Opens a file for <see cref="ReadHeader(Stream)"/> and <see cref="ReadRange"/>: read-only, unbuffered, so every range read is one positional read.</summary>
+    public static FileStream OpenRead(string path) =>
+        new(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0, FileOptions.RandomAccess);
 
     /// <summary>Writes tensors to a new document in memory.</summary>
     public static byte[] ToBytes(IEnumerable<SafeTensor> tensors, IReadOnlyDictionary<string, string>? metadata = null)
