@@ -1,0 +1,57 @@
+using HealthTrain.Trains.Protocol;
+
+namespace HealthTrain.Hub.Merging;
+
+/// <summary>One station's accepted update for a round: its safetensors file and how many samples it trained on (the fedavg weight).</summary>
+public sealed record ModelUpdate(string Station, string Path, long Samples);
+
+/// <summary>What one round's merge takes.</summary>
+public sealed record MergeRequest
+{
+    public required MergeStrategy Strategy { get; init; }
+
+    /// <summary>The manifest's declared tensors (<c>Outputs.Tensors</c>): the layout of every update and of the output, in this order.</summary>
+    public required IReadOnlyList<TensorDeclaration> Tensors { get; init; }
+
+    /// <summary>The accepted updates, at least one, station names unique.</summary>
+    public required IReadOnlyList<ModelUpdate> Updates { get; init; }
+
+    /// <summary>The round being merged (1-based), recorded in the output's metadata.</summary>
+    public int Round { get; init; } = 1;
+
+    /// <summary>
+    /// The current global model, or null when there is none yet (round 1). Only fedadam reads it: without one it
+    /// falls back to the weighted mean and starts its moments at zero.
+    /// </summary>
+    public string? GlobalModelPath { get; init; }
+
+    /// <summary>fedadam: the moments the previous round wrote (<see cref="FedAdamState"/>); null starts them at zero.</summary>
+    public string? StatePath { get; init; }
+}
+
+/// <summary>What a merge wrote: the contributors and the metadata put on the new global model.</summary>
+public sealed record MergeResult(
+    MergeStrategy Strategy,
+    int Round,
+    IReadOnlyList<string> Contributors,
+    long Samples,
+    IReadOnlyDictionary<string, string> Metadata,
+    bool WroteState);
+
+/// <summary>Naming of fedadam's persisted moments: tensor <c>m/NAME</c> and <c>v/NAME</c> for each merged float tensor NAME.</summary>
+public static class FedAdamState
+{
+    public static string FirstMoment(string tensor) => "m/" + tensor;
+    public static string SecondMoment(string tensor) => "v/" + tensor;
+
+    /// <summary>The state document's declared tensors for a model's declared tensors: both moments of every float tensor.</summary>
+    public static IReadOnlyList<TensorDeclaration> Declare(IReadOnlyList<TensorDeclaration> tensors) =>
+        [.. tensors.Where(t => ModelMerger.IsMerged(t.Dtype)).SelectMany(t => new[] { t with { Name = FirstMoment(t.Name) }, t with { Name = SecondMoment(t.Name) } })];
+}
+
+/// <summary>Updates (or a global model or state) that cannot be merged: every problem, each naming its station or document.</summary>
+public sealed class ModelMergeException(IReadOnlyList<string> problems)
+    : Exception("the round's model updates cannot be merged: " + string.Join("; ", problems))
+{
+    public IReadOnlyList<string> Problems { get; } = problems;
+}

@@ -1,0 +1,312 @@
+using System.Globalization;
+using System.Numerics;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using HealthTrain.Trains.Protocol;
+using HealthTrain.Trains.Protocol.Models;
+
+namespace HealthTrain.Hub.Merging;
+
+/// <summary>
+/// Merges a round's model updates into the next global model in one streaming pass: each declared tensor is processed
+/// in chunks of <see cref="ChunkElements"/> elements, reading every update's chunk from its file with one positional
+/// read, so the engine holds O(stations × chunk) of data whatever the model's size; the new model is written out
+/// chunk by chunk. float32 and float64 tensors are merged by the strategy; integer and bool tensors (e.g. a batch-norm
+/// step counter) are carried over when every update holds the same bytes, and refused otherwise; float16 and bfloat16
+/// are refused (declare them float32).
+/// </summary>
+/// <remarks>
+/// Headers are checked against the declared tensors before anything is written (<see cref="TensorOutputCheck"/>);
+/// values are checked for NaN and infinities as the pass reads them, so a bad value throws
+/// <see cref="ModelMergeException"/> part-way: write the output to a temporary file and keep it only on success. The hub
+/// should check each update with <see cref="TensorOutputCheck"/> when it is uploaded, so a bad station is refused on its
+/// own rather than failing the round here.
+/// </remarks>
+public sealed class ModelMerger
+{
+    /// <summary>Elements per chunk: 256 KiB of float32 per station, which keeps a 10-station chunk in L2/L3.</summary>
+    public const int DefaultChunkElements = 64 * 1024;
+
+    private readonly Func<string, Stream> open;
+
+    /// <param name="chunkElements">Elements processed at a time per tensor.</param>
+    /// <param name="open">Opens a document for reading (seekable); by default an unbuffered file, so each chunk read is one <c>pread</c>.</param>
+    public ModelMerger(int chunkElements = DefaultChunkElements, Func<string, Stream>? open = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(chunkElements, 1);
+        if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("the merge engine reads safetensors' little-endian data in place");
+        ChunkElements = chunkElements;
+        this.open = open ?? SafeTensors.OpenRead;
+    }
+
+    public int ChunkElements { get; }
+
+    /// <summary>Whether tensors of <paramref name="dtype"/> are merged by the strategy (rather than carried over).</summary>
+    public static bool IsMerged(string dtype) => dtype is "float32" or "float64";
+
+    /// <summary>
+    /// Problems that make a run's declared tensors unmergeable whatever the updates hold; the hub can refuse such a
+    /// run before round 1.
+    /// </summary>
+    public static IReadOnlyList<string> CheckDeclaration(IReadOnlyList<TensorDeclaration> tensors)
+    {
+        var problems = new List<string>();
+        if (tensors.Count == 0) problems.Add("the train declares no tensors to merge");
+        foreach (var t in tensors.Where(t => t.Dtype is "float16" or "bfloat16"))
+            problems.Add($"tensor '{t.Name}' is {t.Dtype}: only float32 and float64 tensors are merged (integer and bool ones are carried over); declare it float32");
+        return problems;
+    }
+
+    /// <summary>
+    /// Merges <paramref name="request"/>'s updates and writes the new global model to <paramref name="output"/>;
+    /// fedadam also writes its moments to <paramref name="stateOutput"/> (required for fedadam, seekable, refused
+    /// otherwise), to be passed back as <see cref="MergeRequest.StatePath"/> next round.
+    /// </summary>
+    /// <exception cref="ArgumentException">The request itself is inconsistent (strategy, stations, sample counts, streams).</exception>
+    /// <exception cref="ModelMergeException">A document does not match the declared tensors or holds a non-finite value, or carried-over tensors disagree.</exception>
+    public MergeResult Merge(MergeRequest request, Stream output, Stream? stateOutput = null)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(output);
+        var strategy = request.Strategy.EnsureValid();
+        CheckRequest(request, strategy, stateOutput);
+
+        var documents = new List<Stream>();
+        try
+        {
+            Document Open(string label, string path, IReadOnlyList<TensorDeclaration> declared, List<string> problems)
+            {
+                Stream stream;
+                try
+                {
+                    stream = open(path);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    problems.Add($"{label}: cannot be read: {e.Message}");
+                    return new Document(label, Stream.Null, null!);
+                }
+                documents.Add(stream);
+                var report = TensorOutputCheck.CheckHeader(declared, stream);
+                problems.AddRange(report.Problems.Select(p => $"{label}: {p}"));
+                return new Document(label, stream, report.Header!);
+            }
+
+            var problems = new List<string>(CheckDeclaration(request.Tensors));
+            var updates = request.Updates.Select(u => Open($"station '{u.Station}'", u.Path, request.Tensors, problems)).ToArray();
+            var adam = strategy.Name == MergeStrategy.FedAdamName;
+            var global = adam && request.GlobalModelPath is { } g ? Open("global model", g, request.Tensors, problems) : null;
+            var state = adam && request.StatePath is { } s ? Open("fedadam state", s, FedAdamState.Declare(request.Tensors), problems) : null;
+            if (problems.Count > 0) throw new ModelMergeException(problems);
+
+            var total = request.Updates.Sum(u => u.Samples);
+            var metadata = Metadata(request, strategy, total);
+            var outputHeader = SafeTensors.WriteHeader(output, request.Tensors, metadata);
+            StateWriter? stateWriter = null;
+            if (adam)
+            {
+                var stateBase = stateOutput!.Position;
+                var stateHeader = SafeTensors.WriteHeader(stateOutput, FedAdamState.Declare(request.Tensors),
+                    new Dictionary<string, string> { ["strategy"] = strategy.Name, ["round"] = request.Round.ToString(CultureInfo.InvariantCulture) });
+                stateWriter = new StateWriter(stateOutput, stateBase, stateHeader);
+            }
+
+            var pass = new Pass(this, strategy, updates, [.. request.Updates.Select(u => (double)u.Samples / total)], global, state, stateWriter, output);
+            foreach (var tensor in request.Tensors)
+            {
+                var elements = outputHeader.Find(tensor.Name)!.Elements;
+                switch (tensor.Dtype)
+                {
+                    case "float32": pass.Merge<float>(tensor, elements); break;
+                    case "float64": pass.Merge<double>(tensor, elements); break;
+                    default: pass.CarryOver(tensor, elements); break;
+                }
+            }
+            output.Flush();
+            stateOutput?.Flush();
+            return new MergeResult(strategy, request.Round, [.. request.Updates.Select(u => u.Station)], total, metadata, adam);
+        }
+        finally
+        {
+            foreach (var d in documents) d.Dispose();
+        }
+    }
+
+    private static void CheckRequest(MergeRequest request, MergeStrategy strategy, Stream? stateOutput)
+    {
+        var errors = new List<string>();
+        if (request.Round < 1) errors.Add($"round must be ≥ 1, got {request.Round}");
+        if (request.Updates is not { Count: > 0 }) errors.Add("a merge needs at least one update");
+        var stations = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var u in request.Updates ?? [])
+        {
+            if (string.IsNullOrEmpty(u.Station)) errors.Add("every update needs its station's name");
+            else if (!stations.Add(u.Station)) errors.Add($"station '{u.Station}' has more than one update");
+            if (u.Samples < 1) errors.Add($"station '{u.Station}' reports {u.Samples} samples; an update needs at least 1");
+            if (string.IsNullOrEmpty(u.Path)) errors.Add($"station '{u.Station}' has no update file");
+        }
+        if (strategy.Name == MergeStrategy.FedAdamName)
+        {
+            if (stateOutput is null) errors.Add("fedadam writes its moments: pass a state output stream");
+            else if (!stateOutput.CanSeek || !stateOutput.CanWrite) errors.Add("fedadam's state output must be a writable, seekable stream (a file)");
+            if (request.StatePath is not null && request.GlobalModelPath is null)
+                errors.Add("fedadam state was given without the global model it belongs to");
+        }
+        else
+        {
+            if (stateOutput is not null) errors.Add($"{strategy.Name} keeps no state: pass no state output");
+            if (request.StatePath is not null) errors.Add($"{strategy.Name} keeps no state: pass no state path");
+        }
+        if (errors.Count > 0) throw new ArgumentException("invalid merge request: " + string.Join("; ", errors), nameof(request));
+    }
+
+    private static Dictionary<string, string> Metadata(MergeRequest request, MergeStrategy strategy, long total) => new()
+    {
+        ["strategy"] = strategy.Name,
+        ["strategyParameters"] = JsonSerializer.Serialize(strategy, ProtocolJson.Options),
+        ["round"] = request.Round.ToString(CultureInfo.InvariantCulture),
+        ["contributors"] = JsonSerializer.Serialize(request.Updates.Select(u => new { station = u.Station, samples = u.Samples })),
+        ["samples"] = total.ToString(CultureInfo.InvariantCulture),
+    };
+
+    private sealed record Document(string Label, Stream Stream, SafeTensorsHeader Header)
+    {
+        public void Read(string tensor, long byteOffset, Span<byte> destination) =>
+            SafeTensors.ReadRange(Stream, Header, Header.Find(tensor)!, byteOffset, destination);
+    }
+
+    private sealed record StateWriter(Stream Stream, long Base, SafeTensorsHeader Header)
+    {
+        public void Write(string tensor, long byteOffset, ReadOnlySpan<byte> data)
+        {
+            Stream.Position = Base + Header.DataStart + Header.Find(tensor)!.Offset + byteOffset;
+            Stream.Write(data);
+        }
+    }
+
+    /// <summary>One merge's pass: the chunk buffers, allocated once per element type, and the per-tensor loops.</summary>
+    private sealed class Pass(ModelMerger engine, MergeStrategy strategy, Document[] updates, double[] weights,
+        Document? global, Document? state, StateWriter? stateWriter, Stream output)
+    {
+        private readonly Dictionary<Type, object> buffers = [];
+        private byte[]? carryBuffers;
+
+        private sealed class Buffers<T>(int stations, int chunk, bool adam) where T : unmanaged
+        {
+            public readonly T[][] Rows = [.. Enumerable.Range(0, stations).Select(_ => new T[chunk])];
+            public T[] Spare = new T[chunk];
+            public readonly T[] Result = new T[chunk];
+            public readonly T[] Global = adam ? new T[chunk] : [];
+            public readonly T[] M = adam ? new T[chunk] : [];
+            public readonly T[] V = adam ? new T[chunk] : [];
+        }
+
+        public void Merge<T>(TensorDeclaration tensor, long elements) where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            var adam = strategy.Name == MergeStrategy.FedAdamName;
+            if (!buffers.TryGetValue(typeof(T), out var o))
+                buffers[typeof(T)] = o = new Buffers<T>(updates.Length, engine.ChunkElements, adam);
+            var b = (Buffers<T>)o;
+            var size = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+            var typedWeights = weights.Select(T.CreateChecked).ToArray();
+            var trim = strategy.TrimmedPerEnd(updates.Length);
+
+            for (long start = 0; start < elements; start += engine.ChunkElements)
+            {
+                var n = (int)Math.Min(engine.ChunkElements, elements - start);
+                for (var k = 0; k < updates.Length; k++)
+                    ReadChecked(updates[k], tensor, start, size, MemoryMarshal.AsBytes(b.Rows[k].AsSpan(0, n)));
+                var result = b.Result.AsSpan(0, n);
+                switch (strategy.Name)
+                {
+                    case MergeStrategy.FedAvgName or MergeStrategy.FedProxName:
+                        MergeKernels.WeightedSum(b.Rows, n, typedWeights, result);
+                        break;
+                    case MergeStrategy.MedianName:
+                        MergeKernels.SortCoordinates(b.Rows, n, ref b.Spare);
+                        var half = updates.Length / 2;
+                        MergeKernels.MeanOfRows(b.Rows, n, updates.Length % 2 == 1 ? half : half - 1, half + 1, result);
+                        break;
+                    case MergeStrategy.TrimmedMeanName:
+                        MergeKernels.SortCoordinates(b.Rows, n, ref b.Spare);
+                        MergeKernels.MeanOfRows(b.Rows, n, trim, updates.Length - trim, result);
+                        break;
+                    case MergeStrategy.FedAdamName:
+                        FedAdamChunk(tensor, start, n, size, b, typedWeights);
+                        break;
+                    default:
+                        throw new InvalidOperationException($"strategy '{strategy.Name}' has no merge");
+                }
+                output.Write(MemoryMarshal.AsBytes(result));
+            }
+        }
+
+        private void FedAdamChunk<T>(TensorDeclaration tensor, long start, int n, int size, Buffers<T> b, T[] typedWeights)
+            where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            var result = b.Result.AsSpan(0, n);
+            var m = b.M.AsSpan(0, n);
+            var v = b.V.AsSpan(0, n);
+            if (global is null)
+            {
+                // Round 1 without a model: the weighted mean, and moments that start at zero.
+                MergeKernels.WeightedSum(b.Rows, n, typedWeights, result);
+                m.Clear();
+                v.Clear();
+            }
+            else
+            {
+                var mean = b.Spare.AsSpan(0, n);
+                MergeKernels.WeightedSum(b.Rows, n, typedWeights, mean);
+                ReadChecked(global, tensor, start, size, MemoryMarshal.AsBytes(b.Global.AsSpan(0, n)));
+                if (state is null)
+                {
+                    m.Clear();
+                    v.Clear();
+                }
+                else
+                {
+                    ReadChecked(state, tensor with { Name = FedAdamState.FirstMoment(tensor.Name) }, start, size, MemoryMarshal.AsBytes(m));
+                    ReadChecked(state, tensor with { Name = FedAdamState.SecondMoment(tensor.Name) }, start, size, MemoryMarshal.AsBytes(v));
+                }
+                // The first row's buffer is free once the mean is taken: it serves as the step's scratch.
+                MergeKernels.FedAdamStep(mean, b.Global.AsSpan(0, n), m, v, result, b.Rows[0].AsSpan(0, n),
+                    T.CreateChecked(strategy.EffectiveServerLearningRate), T.CreateChecked(strategy.EffectiveBeta1),
+                    T.CreateChecked(strategy.EffectiveBeta2), T.CreateChecked(strategy.EffectiveTau));
+            }
+            stateWriter!.Write(FedAdamState.FirstMoment(tensor.Name), start * size, MemoryMarshal.AsBytes(m));
+            stateWriter.Write(FedAdamState.SecondMoment(tensor.Name), start * size, MemoryMarshal.AsBytes(v));
+        }
+
+        private static void ReadChecked(Document document, TensorDeclaration tensor, long start, int size, Span<byte> destination)
+        {
+            document.Read(tensor.Name, start * size, destination);
+            var bad = TensorOutputCheck.CountNonFinite(tensor.Dtype, destination);
+            if (bad.Total > 0) throw new ModelMergeException([$"{document.Label}: {bad.At(start).Describe(tensor.Name)}"]);
+        }
+
+        /// <summary>Integer and bool tensors: every update must hold the same bytes, which the new model keeps.</summary>
+        public void CarryOver(TensorDeclaration tensor, long elements)
+        {
+            var size = SafeTensors.ElementSize(tensor.Dtype);
+            var chunkBytes = engine.ChunkElements * size;
+            carryBuffers ??= new byte[2 * engine.ChunkElements * 8];
+            for (long start = 0; start < elements; start += engine.ChunkElements)
+            {
+                var bytes = (int)Math.Min(engine.ChunkElements, elements - start) * size;
+                var first = carryBuffers.AsSpan(0, bytes);
+                var other = carryBuffers.AsSpan(chunkBytes, bytes);
+                updates[0].Read(tensor.Name, start * size, first);
+                for (var k = 1; k < updates.Length; k++)
+                {
+                    updates[k].Read(tensor.Name, start * size, other);
+                    if (!first.SequenceEqual(other))
+                        throw new ModelMergeException([
+                            $"tensor '{tensor.Name}' is {tensor.Dtype}, which is not merged but carried over, and {updates[k].Label} differs from {updates[0].Label} " +
+                            $"(first at element {start + first.CommonPrefixLength(other) / size}); declare it float32 or float64 to merge it"]);
+                }
+                output.Write(first);
+            }
+        }
+    }
+}
