@@ -48,6 +48,9 @@ public sealed class StationOptions
     /// <summary>How long a GPU job waits for its GPUs to be free before it is refused.</summary>
     public int GpuWaitSeconds { get; set; } = 600;
 
+    /// <summary>Differential privacy for released model updates (section <c>Station:Privacy</c>); off unless a noise multiplier is set.</summary>
+    public Privacy.PrivacyOptions Privacy { get; set; } = new();
+
     /// <summary>The registry host Docker pulls from: the hub's host and port.</summary>
     public string RegistryHost => new Uri(HubUrl).Authority;
 }
