@@ -10,8 +10,8 @@ namespace HealthTrain.Hub.Merging;
 /// <summary>
 /// Merges a round's model updates into the next global model in one streaming pass: each declared tensor is processed
 /// in chunks of <see cref="ChunkElements"/> elements, reading every update's chunk from its file with one positional
-/// read, so the engine holds O(stations × chunk) of data whatever the model's size; the new model is written out
-/// chunk by chunk. float32 and float64 tensors are merged by the strategy; integer and bool tensors (e.g. a batch-norm
+/// read, so the engine holds O(parallelism × stations × chunk) of data whatever the model's size; the new model is
+/// written out chunk by chunk, in order. float32 and float64 tensors are merged by the strategy; integer and bool tensors (e.g. a batch-norm
 /// step counter) are carried over when every update holds the same bytes, and refused otherwise; float16 and bfloat16
 /// are refused (declare them float32).
 /// </summary>
@@ -31,15 +31,21 @@ public sealed class ModelMerger
 
     /// <param name="chunkElements">Elements processed at a time per tensor.</param>
     /// <param name="open">Opens a document for reading (seekable); by default an unbuffered file, so each chunk read is one <c>pread</c>.</param>
-    public ModelMerger(int chunkElements = DefaultChunkElements, Func<string, Stream>? open = null)
+    /// <param name="maxParallelism">Chunks merged at once, each by its own worker with its own buffers; default: one per core.</param>
+    public ModelMerger(int chunkElements = DefaultChunkElements, Func<string, Stream>? open = null, int? maxParallelism = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(chunkElements, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxParallelism ?? 1, 1, nameof(maxParallelism));
+        MaxParallelism = maxParallelism ?? Environment.ProcessorCount;
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("the merge engine reads safetensors' little-endian data in place");
         ChunkElements = chunkElements;
         this.open = open ?? SafeTensors.OpenRead;
     }
 
     public int ChunkElements { get; }
+
+    /// <summary>Chunks merged at once; memory is O(parallelism × stations × chunk).</summary>
+    public int MaxParallelism { get; }
 
     /// <summary>Whether tensors of <paramref name="dtype"/> are merged by the strategy (rather than carried over).</summary>
     public static bool IsMerged(string dtype) => dtype is "float32" or "float64";
@@ -169,10 +175,27 @@ public sealed class ModelMerger
         ["samples"] = total.ToString(CultureInfo.InvariantCulture),
     };
 
+    /// <summary>An opened document. Reads are positional and thread-safe: <c>pread</c> on a file, a locked seek and read otherwise.</summary>
     private sealed record Document(string Label, Stream Stream, SafeTensorsHeader Header)
     {
-        public void Read(string tensor, long byteOffset, Span<byte> destination) =>
-            SafeTensors.ReadRange(Stream, Header, Header.Find(tensor)!, byteOffset, destination);
+        public void Read(string tensor, long byteOffset, Span<byte> destination)
+        {
+            var info = Header.Find(tensor)!;
+            if (Stream is FileStream file)
+            {
+                if (byteOffset < 0 || byteOffset + destination.Length > info.Length) throw new ArgumentOutOfRangeException(nameof(byteOffset));
+                var position = Header.DataStart + info.Offset + byteOffset;
+                while (destination.Length > 0)
+                {
+                    var n = RandomAccess.Read(file.SafeFileHandle, destination, position);
+                    if (n == 0) throw new EndOfStreamException($"{Label} ends inside tensor '{tensor}'");
+                    destination = destination[n..];
+                    position += n;
+                }
+                return;
+            }
+            lock (Stream) SafeTensors.ReadRange(Stream, Header, info, byteOffset, destination);
+        }
     }
 
     private sealed record StateWriter(Stream Stream, long Base, SafeTensorsHeader Header)
@@ -184,14 +207,18 @@ public sealed class ModelMerger
         }
     }
 
-    /// <summary>One merge's pass: the chunk buffers, allocated once per element type, and the per-tensor loops.</summary>
+    /// <summary>
+    /// One merge's pass. Chunks are merged in batches, one chunk per worker in parallel, each worker with its own
+    /// buffers (allocated once per element type), then written out in order by the calling thread.
+    /// </summary>
     private sealed class Pass(ModelMerger engine, MergeStrategy strategy, Document[] updates, double[] weights,
         Document? global, Document? state, StateWriter? stateWriter, Stream output)
     {
-        private readonly Dictionary<Type, object> buffers = [];
+        private readonly Dictionary<Type, object> workers = [];
+        private readonly ParallelOptions parallel = new() { MaxDegreeOfParallelism = engine.MaxParallelism };
         private byte[]? carryBuffers;
 
-        private sealed class Buffers<T>(int stations, int chunk, bool adam) where T : unmanaged
+        private sealed class Worker<T>(int stations, int chunk, bool adam) where T : unmanaged
         {
             public readonly T[][] Rows = [.. Enumerable.Range(0, stations).Select(_ => new T[chunk])];
             public T[] Spare = new T[chunk];
@@ -199,83 +226,145 @@ public sealed class ModelMerger
             public readonly T[] Global = adam ? new T[chunk] : [];
             public readonly T[] M = adam ? new T[chunk] : [];
             public readonly T[] V = adam ? new T[chunk] : [];
+            public long Start;
+            public int N;
         }
 
         public void Merge<T>(TensorDeclaration tensor, long elements) where T : unmanaged, IFloatingPointIeee754<T>
         {
             var adam = strategy.Name == MergeStrategy.FedAdamName;
-            if (!buffers.TryGetValue(typeof(T), out var o))
-                buffers[typeof(T)] = o = new Buffers<T>(updates.Length, engine.ChunkElements, adam);
-            var b = (Buffers<T>)o;
+            if (!workers.TryGetValue(typeof(T), out var o))
+                workers[typeof(T)] = o = Enumerable.Range(0, engine.MaxParallelism).Select(_ => new Worker<T>(updates.Length, engine.ChunkElements, adam)).ToArray();
+            var pool = (Worker<T>[])o;
             var size = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
             var typedWeights = weights.Select(T.CreateChecked).ToArray();
-            var trim = strategy.TrimmedPerEnd(updates.Length);
+            var chunks = (elements + engine.ChunkElements - 1) / engine.ChunkElements;
 
-            for (long start = 0; start < elements; start += engine.ChunkElements)
+            for (long first = 0; first < chunks; first += pool.Length)
             {
-                var n = (int)Math.Min(engine.ChunkElements, elements - start);
+                var count = (int)Math.Min(pool.Length, chunks - first);
+                for (var i = 0; i < count; i++)
+                {
+                    pool[i].Start = (first + i) * engine.ChunkElements;
+                    pool[i].N = (int)Math.Min(engine.ChunkElements, elements - pool[i].Start);
+                }
+                if (count == 1) MergeChunk(tensor, size, pool[0], typedWeights);
+                else
+                {
+                    try
+                    {
+                        Parallel.For(0, count, parallel, i => MergeChunk(tensor, size, pool[i], typedWeights));
+                    }
+                    catch (AggregateException e) when (e.InnerExceptions.All(x => x is ModelMergeException))
+                    {
+                        throw new ModelMergeException([.. e.InnerExceptions.OrderBy(x => (long)x.Data["start"]!).Cast<ModelMergeException>().First().Problems]);
+                    }
+                }
+                for (var i = 0; i < count; i++)
+                {
+                    var w = pool[i];
+                    output.Write(MemoryMarshal.AsBytes(w.Result.AsSpan(0, w.N)));
+                    if (!adam) continue;
+                    stateWriter!.Write(FedAdamState.FirstMoment(tensor.Name), w.Start * size, MemoryMarshal.AsBytes(w.M.AsSpan(0, w.N)));
+                    stateWriter.Write(FedAdamState.SecondMoment(tensor.Name), w.Start * size, MemoryMarshal.AsBytes(w.V.AsSpan(0, w.N)));
+                }
+            }
+        }
+
+        private void MergeChunk<T>(TensorDeclaration tensor, int size, Worker<T> w, T[] typedWeights) where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            try
+            {
+                var (start, n) = (w.Start, w.N);
+                // Means check their result instead of every input: a NaN or infinity in any update makes the weighted
+                // sum non-finite (as would an overflow), and only then are the inputs scanned to name the station.
+                var checkInputs = strategy.Name is MergeStrategy.MedianName or MergeStrategy.TrimmedMeanName;
                 for (var k = 0; k < updates.Length; k++)
-                    ReadChecked(updates[k], tensor, start, size, MemoryMarshal.AsBytes(b.Rows[k].AsSpan(0, n)));
-                var result = b.Result.AsSpan(0, n);
+                {
+                    var bytes = MemoryMarshal.AsBytes(w.Rows[k].AsSpan(0, n));
+                    if (checkInputs) ReadChecked(updates[k], tensor, start, size, bytes);
+                    else updates[k].Read(tensor.Name, start * size, bytes);
+                }
+                var result = w.Result.AsSpan(0, n);
                 switch (strategy.Name)
                 {
                     case MergeStrategy.FedAvgName or MergeStrategy.FedProxName:
-                        MergeKernels.WeightedSum(b.Rows, n, typedWeights, result);
+                        MergeKernels.WeightedSum(w.Rows, n, typedWeights, result);
+                        CheckMean(tensor, w, result);
                         break;
                     case MergeStrategy.MedianName:
-                        MergeKernels.SortCoordinates(b.Rows, n, ref b.Spare);
+                        MergeKernels.SortCoordinates(w.Rows, n, ref w.Spare);
                         var half = updates.Length / 2;
-                        MergeKernels.MeanOfRows(b.Rows, n, updates.Length % 2 == 1 ? half : half - 1, half + 1, result);
+                        MergeKernels.MeanOfRows(w.Rows, n, updates.Length % 2 == 1 ? half : half - 1, half + 1, result);
                         break;
                     case MergeStrategy.TrimmedMeanName:
-                        MergeKernels.SortCoordinates(b.Rows, n, ref b.Spare);
-                        MergeKernels.MeanOfRows(b.Rows, n, trim, updates.Length - trim, result);
+                        MergeKernels.SortCoordinates(w.Rows, n, ref w.Spare);
+                        var trim = strategy.TrimmedPerEnd(updates.Length);
+                        MergeKernels.MeanOfRows(w.Rows, n, trim, updates.Length - trim, result);
                         break;
                     case MergeStrategy.FedAdamName:
-                        FedAdamChunk(tensor, start, n, size, b, typedWeights);
+                        FedAdamChunk(tensor, size, w, typedWeights);
                         break;
                     default:
                         throw new InvalidOperationException($"strategy '{strategy.Name}' has no merge");
                 }
-                output.Write(MemoryMarshal.AsBytes(result));
+            }
+            catch (ModelMergeException e)
+            {
+                e.Data["start"] = w.Start; // so that of several failing chunks the first is reported
+                throw;
             }
         }
 
-        private void FedAdamChunk<T>(TensorDeclaration tensor, long start, int n, int size, Buffers<T> b, T[] typedWeights)
+        private void FedAdamChunk<T>(TensorDeclaration tensor, int size, Worker<T> w, T[] typedWeights)
             where T : unmanaged, IFloatingPointIeee754<T>
         {
-            var result = b.Result.AsSpan(0, n);
-            var m = b.M.AsSpan(0, n);
-            var v = b.V.AsSpan(0, n);
+            var (start, n) = (w.Start, w.N);
+            var result = w.Result.AsSpan(0, n);
+            var m = w.M.AsSpan(0, n);
+            var v = w.V.AsSpan(0, n);
             if (global is null)
             {
                 // Round 1 without a model: the weighted mean, and moments that start at zero.
-                MergeKernels.WeightedSum(b.Rows, n, typedWeights, result);
+                MergeKernels.WeightedSum(w.Rows, n, typedWeights, result);
+                CheckMean(tensor, w, result);
+                m.Clear();
+                v.Clear();
+                return;
+            }
+            var mean = w.Spare.AsSpan(0, n);
+            MergeKernels.WeightedSum(w.Rows, n, typedWeights, mean);
+            CheckMean(tensor, w, mean);
+            ReadChecked(global, tensor, start, size, MemoryMarshal.AsBytes(w.Global.AsSpan(0, n)));
+            if (state is null)
+            {
                 m.Clear();
                 v.Clear();
             }
             else
             {
-                var mean = b.Spare.AsSpan(0, n);
-                MergeKernels.WeightedSum(b.Rows, n, typedWeights, mean);
-                ReadChecked(global, tensor, start, size, MemoryMarshal.AsBytes(b.Global.AsSpan(0, n)));
-                if (state is null)
-                {
-                    m.Clear();
-                    v.Clear();
-                }
-                else
-                {
-                    ReadChecked(state, tensor with { Name = FedAdamState.FirstMoment(tensor.Name) }, start, size, MemoryMarshal.AsBytes(m));
-                    ReadChecked(state, tensor with { Name = FedAdamState.SecondMoment(tensor.Name) }, start, size, MemoryMarshal.AsBytes(v));
-                }
-                // The first row's buffer is free once the mean is taken: it serves as the step's scratch.
-                MergeKernels.FedAdamStep(mean, b.Global.AsSpan(0, n), m, v, result, b.Rows[0].AsSpan(0, n),
-                    T.CreateChecked(strategy.EffectiveServerLearningRate), T.CreateChecked(strategy.EffectiveBeta1),
-                    T.CreateChecked(strategy.EffectiveBeta2), T.CreateChecked(strategy.EffectiveTau));
+                ReadChecked(state, tensor with { Name = FedAdamState.FirstMoment(tensor.Name) }, start, size, MemoryMarshal.AsBytes(m));
+                ReadChecked(state, tensor with { Name = FedAdamState.SecondMoment(tensor.Name) }, start, size, MemoryMarshal.AsBytes(v));
             }
-            stateWriter!.Write(FedAdamState.FirstMoment(tensor.Name), start * size, MemoryMarshal.AsBytes(m));
-            stateWriter.Write(FedAdamState.SecondMoment(tensor.Name), start * size, MemoryMarshal.AsBytes(v));
+            // The first row's buffer is free once the mean is taken: it serves as the step's scratch.
+            MergeKernels.FedAdamStep(mean, w.Global.AsSpan(0, n), m, v, result, w.Rows[0].AsSpan(0, n),
+                T.CreateChecked(strategy.EffectiveServerLearningRate), T.CreateChecked(strategy.EffectiveBeta1),
+                T.CreateChecked(strategy.EffectiveBeta2), T.CreateChecked(strategy.EffectiveTau));
+        }
+
+        /// <summary>Throws naming every station whose chunk holds a non-finite value, if the mean of the chunk is not finite.</summary>
+        private void CheckMean<T>(TensorDeclaration tensor, Worker<T> w, Span<T> mean) where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            if (TensorOutputCheck.CountNonFinite(tensor.Dtype, MemoryMarshal.AsBytes(mean)).Total == 0) return;
+            var problems = new List<string>();
+            for (var k = 0; k < updates.Length; k++)
+            {
+                var bad = TensorOutputCheck.CountNonFinite(tensor.Dtype, MemoryMarshal.AsBytes(w.Rows[k].AsSpan(0, w.N)));
+                if (bad.Total > 0) problems.Add($"{updates[k].Label}: {bad.At(w.Start).Describe(tensor.Name)}");
+            }
+            if (problems.Count == 0)
+                problems.Add($"tensor '{tensor.Name}': the weighted mean overflows {tensor.Dtype} near element {w.Start}");
+            throw new ModelMergeException(problems);
         }
 
         private static void ReadChecked(Document document, TensorDeclaration tensor, long start, int size, Span<byte> destination)

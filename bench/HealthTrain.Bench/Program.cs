@@ -20,6 +20,9 @@ switch (command)
     case "views":
         ViewsBench.Run(Console.Out);
         return 0;
+    case "merge":
+        MergeBench.Run(Console.Out);
+        return 0;
     default:
         Console.WriteLine("""
             HealthTrain benchmarks
@@ -29,6 +32,8 @@ switch (command)
               ingest                    station ingest (validate + store) vs Firely parse-only: resources/s, MB/s,
                                         peak memory, Synthea R4 at 1x, 2x, 4x (re-identified copies)
               views                     ViewDefinition rows/s over the Synthea Observations at 1x, 2x, 4x
+              merge                     model merge throughput (fedavg, median, trimmed-mean) over 3 and 10 updates of a
+                                        25M-parameter model vs a streaming-sum baseline and Flower's numpy aggregate
             """);
         return command == "help" ? 0 : 2;
 }

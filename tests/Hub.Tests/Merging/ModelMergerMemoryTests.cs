@@ -16,7 +16,7 @@ public class ModelMergerMemoryTests : IDisposable
     [InlineData(MergeStrategy.FedAdamName)]
     public void Holds_only_chunks_of_the_updates_never_whole_ones(string name)
     {
-        const int Stations = 6, Chunk = 4096;
+        const int Stations = 6, Chunk = 4096, Parallelism = 2;
         TensorDeclaration[] tensors =
         [
             new() { Name = "big", Shape = [600_001], Dtype = "float32" },
@@ -33,7 +33,7 @@ public class ModelMergerMemoryTests : IDisposable
             var s = new CountingStream(File.OpenRead(path));
             lock (streams) streams.Add(s);
             return s;
-        });
+        }, Parallelism);
         var request = new MergeRequest { Strategy = strategy, Tensors = tensors, Updates = updates, GlobalModelPath = global };
         void Run()
         {
@@ -53,8 +53,9 @@ public class ModelMergerMemoryTests : IDisposable
         Assert.Equal(Stations, updateStreams.Count);
         Assert.All(updateStreams, s => Assert.True(s.Size == s.BytesRead, $"{s.Name}: read {s.BytesRead} of {s.Size} bytes"));
         Assert.All(streams, s => Assert.InRange(s.LargestRead, 1, Chunk * sizeof(double)));
-        // Allocations: the per-station chunk buffers and bookkeeping, not the updates (here 6 × 4 MB).
-        var bound = (Stations + 6) * Chunk * sizeof(double) * 2 + 256 * 1024;
+        // Allocations (on this thread, where the workers' buffers are made): per worker, a chunk per station and five more,
+        // for float32 and float64, and bookkeeping; not the updates (here 6 × 3.2 MB).
+        var bound = Parallelism * (Stations + 5) * Chunk * (sizeof(float) + sizeof(double)) + 512 * 1024;
         Assert.True(allocated < bound, $"the merge allocated {allocated} bytes; bound {bound}, updates {updateBytes}");
         Assert.True(bound < updateBytes / 8);
     }

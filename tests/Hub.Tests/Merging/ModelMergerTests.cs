@@ -231,6 +231,25 @@ public class ModelMergerTests : IDisposable
         Assert.Equal("station 'hospital-1': tensor 'fc.weight' holds 1 NaN and 0 infinite value(s) (first at element 777)", Assert.Single(e.Problems));
     }
 
+    [Theory]
+    [InlineData(MergeStrategy.FedAvgName)]
+    [InlineData(MergeStrategy.FedAdamName)]
+    public void Refuses_an_infinity_in_a_mean_naming_every_station_that_holds_one(string strategy)
+    {
+        var (updates, models) = Updates(3);
+        models[0]["fc.bias"][200] = double.NegativeInfinity;
+        models[2]["fc.bias"][201] = double.PositiveInfinity;
+        updates[0] = updates[0] with { Path = files.Write("inf-0.safetensors", models[0]) };
+        updates[2] = updates[2] with { Path = files.Write("inf-2.safetensors", models[2]) };
+        var e = Assert.Throws<ModelMergeException>(() => new ModelMerger(chunkElements: 64).Merge(
+            new MergeRequest { Strategy = new MergeStrategy { Name = strategy }, Tensors = ModelFiles.Tensors, Updates = updates }, new MemoryStream(),
+            strategy == MergeStrategy.FedAdamName ? new MemoryStream() : null));
+        Assert.Equal(
+            ["station 'hospital-0': tensor 'fc.bias' holds 0 NaN and 1 infinite value(s) (first at element 200)",
+             "station 'hospital-2': tensor 'fc.bias' holds 0 NaN and 1 infinite value(s) (first at element 201)"],
+            e.Problems);
+    }
+
     [Fact]
     public void Refuses_integer_tensors_that_differ_between_updates()
     {
