@@ -9,15 +9,6 @@ namespace HealthTrain.Hub.Merging;
 /// </summary>
 internal static class MergeKernels
 {
-    /// <summary>destination = Σ weights[k]·rows[k].</summary>
-    public static void WeightedSum<T>(T[][] rows, int n, ReadOnlySpan<T> weights, Span<T> destination)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        TensorPrimitives.Multiply(rows[0].AsSpan(0, n), weights[0], destination);
-        for (var k = 1; k < rows.Length; k++)
-            TensorPrimitives.MultiplyAdd(rows[k].AsSpan(0, n), weights[k], destination, destination);
-    }
-
     /// <summary>
     /// Sorts every coordinate across the rows (afterwards rows[0] holds each coordinate's smallest value, rows[^1] its
     /// largest) with Batcher's odd–even merge sorting network: O(K log² K) element-wise min/max passes, no branches

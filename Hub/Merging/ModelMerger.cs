@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Numerics;
+using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using HealthTrain.Trains.Protocol;
@@ -218,9 +219,10 @@ public sealed class ModelMerger
         private readonly ParallelOptions parallel = new() { MaxDegreeOfParallelism = engine.MaxParallelism };
         private byte[]? carryBuffers;
 
-        private sealed class Worker<T>(int stations, int chunk, bool adam) where T : unmanaged
+        /// <summary>A worker's buffers: the sorting strategies hold every station's chunk at once, the means one at a time.</summary>
+        private sealed class Worker<T>(int rows, int chunk, bool adam) where T : unmanaged
         {
-            public readonly T[][] Rows = [.. Enumerable.Range(0, stations).Select(_ => new T[chunk])];
+            public readonly T[][] Rows = [.. Enumerable.Range(0, rows).Select(_ => new T[chunk])];
             public T[] Spare = new T[chunk];
             public readonly T[] Result = new T[chunk];
             public readonly T[] Global = adam ? new T[chunk] : [];
@@ -234,7 +236,7 @@ public sealed class ModelMerger
         {
             var adam = strategy.Name == MergeStrategy.FedAdamName;
             if (!workers.TryGetValue(typeof(T), out var o))
-                workers[typeof(T)] = o = Enumerable.Range(0, engine.MaxParallelism).Select(_ => new Worker<T>(updates.Length, engine.ChunkElements, adam)).ToArray();
+                workers[typeof(T)] = o = Enumerable.Range(0, engine.MaxParallelism).Select(_ => new Worker<T>(Sorts ? updates.Length : 1, engine.ChunkElements, adam)).ToArray();
             var pool = (Worker<T>[])o;
             var size = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
             var typedWeights = weights.Select(T.CreateChecked).ToArray();
@@ -276,21 +278,16 @@ public sealed class ModelMerger
             try
             {
                 var (start, n) = (w.Start, w.N);
-                // Means check their result instead of every input: a NaN or infinity in any update makes the weighted
-                // sum non-finite (as would an overflow), and only then are the inputs scanned to name the station.
-                var checkInputs = strategy.Name is MergeStrategy.MedianName or MergeStrategy.TrimmedMeanName;
-                for (var k = 0; k < updates.Length; k++)
+                if (Sorts)
                 {
-                    var bytes = MemoryMarshal.AsBytes(w.Rows[k].AsSpan(0, n));
-                    if (checkInputs) ReadChecked(updates[k], tensor, start, size, bytes);
-                    else updates[k].Read(tensor.Name, start * size, bytes);
+                    for (var k = 0; k < updates.Length; k++)
+                        ReadChecked(updates[k], tensor, start, size, MemoryMarshal.AsBytes(w.Rows[k].AsSpan(0, n)));
                 }
                 var result = w.Result.AsSpan(0, n);
                 switch (strategy.Name)
                 {
                     case MergeStrategy.FedAvgName or MergeStrategy.FedProxName:
-                        MergeKernels.WeightedSum(w.Rows, n, typedWeights, result);
-                        CheckMean(tensor, w, result);
+                        WeightedMean(tensor, size, w, typedWeights, result);
                         break;
                     case MergeStrategy.MedianName:
                         MergeKernels.SortCoordinates(w.Rows, n, ref w.Spare);
@@ -326,15 +323,13 @@ public sealed class ModelMerger
             if (global is null)
             {
                 // Round 1 without a model: the weighted mean, and moments that start at zero.
-                MergeKernels.WeightedSum(w.Rows, n, typedWeights, result);
-                CheckMean(tensor, w, result);
+                WeightedMean(tensor, size, w, typedWeights, result);
                 m.Clear();
                 v.Clear();
                 return;
             }
             var mean = w.Spare.AsSpan(0, n);
-            MergeKernels.WeightedSum(w.Rows, n, typedWeights, mean);
-            CheckMean(tensor, w, mean);
+            WeightedMean(tensor, size, w, typedWeights, mean);
             ReadChecked(global, tensor, start, size, MemoryMarshal.AsBytes(w.Global.AsSpan(0, n)));
             if (state is null)
             {
@@ -352,15 +347,30 @@ public sealed class ModelMerger
                 T.CreateChecked(strategy.EffectiveBeta2), T.CreateChecked(strategy.EffectiveTau));
         }
 
-        /// <summary>Throws naming every station whose chunk holds a non-finite value, if the mean of the chunk is not finite.</summary>
-        private void CheckMean<T>(TensorDeclaration tensor, Worker<T> w, Span<T> mean) where T : unmanaged, IFloatingPointIeee754<T>
+        private bool Sorts => strategy.Name is MergeStrategy.MedianName or MergeStrategy.TrimmedMeanName;
+
+        /// <summary>
+        /// destination = Σ wₖ·updateₖ over the worker's chunk, each station's chunk read into the same buffer in turn,
+        /// as a plain streaming sum would. The result is checked instead of every input: a NaN or infinity in any update
+        /// makes it non-finite (as would an overflow), and only then are the chunks read again to name the stations.
+        /// </summary>
+        private void WeightedMean<T>(TensorDeclaration tensor, int size, Worker<T> w, T[] typedWeights, Span<T> destination)
+            where T : unmanaged, IFloatingPointIeee754<T>
         {
-            if (TensorOutputCheck.CountNonFinite(tensor.Dtype, MemoryMarshal.AsBytes(mean)).Total == 0) return;
-            var problems = new List<string>();
+            var row = w.Rows[0].AsSpan(0, w.N);
             for (var k = 0; k < updates.Length; k++)
             {
-                var bad = TensorOutputCheck.CountNonFinite(tensor.Dtype, MemoryMarshal.AsBytes(w.Rows[k].AsSpan(0, w.N)));
-                if (bad.Total > 0) problems.Add($"{updates[k].Label}: {bad.At(w.Start).Describe(tensor.Name)}");
+                updates[k].Read(tensor.Name, w.Start * size, MemoryMarshal.AsBytes(row));
+                if (k == 0) TensorPrimitives.Multiply(row, typedWeights[0], destination);
+                else TensorPrimitives.MultiplyAdd(row, typedWeights[k], destination, destination);
+            }
+            if (TensorOutputCheck.CountNonFinite(tensor.Dtype, MemoryMarshal.AsBytes(destination)).Total == 0) return;
+            var problems = new List<string>();
+            foreach (var update in updates)
+            {
+                update.Read(tensor.Name, w.Start * size, MemoryMarshal.AsBytes(row));
+                var bad = TensorOutputCheck.CountNonFinite(tensor.Dtype, MemoryMarshal.AsBytes(row));
+                if (bad.Total > 0) problems.Add($"{update.Label}: {bad.At(w.Start).Describe(tensor.Name)}");
             }
             if (problems.Count == 0)
                 problems.Add($"tensor '{tensor.Name}': the weighted mean overflows {tensor.Dtype} near element {w.Start}");
