@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using HealthTrain.Station.Approval;
 using HealthTrain.Station.Execution;
+using HealthTrain.Station.Hub;
 using HealthTrain.Station.Inspection;
 using HealthTrain.Station.Privacy;
 using HealthTrain.Trains.Protocol;
