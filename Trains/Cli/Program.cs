@@ -85,6 +85,9 @@ internal static class Usage
                                                    --torch also the TorchSharp/libtorch one training trains use
           healthtrain train new NAME --template torch-classifier [--out DIR]   scaffold a training train (in the checkout)
           healthtrain train build DIR              build the train in DIR (train.json + a .csproj) into a local image
+          healthtrain train test DIR --data PATH [--stations N] [--rounds R] [--strategy …] [--param k=v] [--evaluate] [--out FILE]
+                                                   simulate a training run over local stations (PATH split by city, or one
+                                                   subfolder per station) with the stations' and hub's own code, no hub
           healthtrain train push IMAGE|DIR [--key PATH]   push a train, sign it with your key, submit it for publication
           healthtrain train list                   trains you submitted, with their state
           healthtrain train show|check ID          the hub's checks of a train (check: run them again, e.g. after signing)

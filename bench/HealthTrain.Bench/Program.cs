@@ -23,6 +23,13 @@ switch (command)
     case "merge":
         MergeBench.Run(Console.Out);
         return 0;
+    case "fed-vs-central":
+    {
+        var rounds = args.SkipWhile(a => a != "--rounds").Skip(1).Select(a => int.Parse(a, CultureInfo.InvariantCulture)).FirstOrDefault(5);
+        var model = args.SkipWhile(a => a != "--model").Skip(1).FirstOrDefault("logistic");
+        await FederatedVsCentralBench.RunAsync(rounds, model, Console.Out);
+        return 0;
+    }
     default:
         Console.WriteLine("""
             HealthTrain benchmarks
@@ -32,6 +39,8 @@ switch (command)
               ingest                    station ingest (validate + store) vs Firely parse-only: resources/s, MB/s,
                                         peak memory, Synthea R4 at 1x, 2x, 4x (re-identified copies)
               views                     ViewDefinition rows/s over the Synthea Observations at 1x, 2x, 4x
+              fed-vs-central [--rounds R] [--model logistic|mlp]   diabetes-risk over 3 city slices (fedavg) vs all
+                                        data in one place, same seeds; both final models on the same held-out patients
               merge                     model merge throughput (fedavg, median, trimmed-mean) over 3 and 10 updates of a
                                         25M-parameter model vs a streaming-sum baseline and Flower's numpy aggregate
             """);

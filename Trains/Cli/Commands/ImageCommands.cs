@@ -110,12 +110,14 @@ public static class ImageCommands
                 output.WriteLine($"next: healthtrain train build {Path.GetDirectoryName(files[0])}");
                 return 0;
             }
+            case "test":
+                return await Simulation.SimulationCommand.RunAsync(args, output);
             case "sign":
                 return await SignAsync(args, output);
             case "verify":
                 return await VerifyAsync(args, output);
             default:
-                throw new UsageException($"unknown command 'train {verb}'; try: train new|build|push|list|show|check|publish|reject|sign|verify");
+                throw new UsageException($"unknown command 'train {verb}'; try: train new|build|test|push|list|show|check|publish|reject|sign|verify");
         }
     }
 

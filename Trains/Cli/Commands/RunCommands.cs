@@ -126,7 +126,7 @@ public static class RunCommands
     /// Training settings from <c>--strategy NAME [--mu X] [--server-lr X] [--beta1 X] [--beta2 X] [--tau X] [--trim X]
     /// [--min-stations N] [--min-fraction F] [--deadline SECONDS] [--seed N]</c>; null when none is given (the hub's defaults).
     /// </summary>
-    private static TrainingSettings? TrainingFrom(CliArgs args)
+    internal static TrainingSettings? TrainingFrom(CliArgs args)
     {
         double? Number(string name) => args.Option(name) is { } v ? double.Parse(v, CultureInfo.InvariantCulture) : null;
         int? Integer(string name) => args.Option(name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : null;
