@@ -91,17 +91,17 @@ public sealed class LocalSimulation(DockerClient docker, string image, TrainMani
         if (evaluateOn is not null)
         {
             // One more execution over all the data with the final model: its global_* metrics evaluate that model on the held-out part.
-            var (result, _) = await ExecuteAsync(evaluateOn, Job(options.Rounds + 1, global), parameters, global, "evaluation", ct);
+            var (result, _) = await ExecuteAsync(evaluateOn, Job(options.Rounds + 1, global, options.Rounds + 1), parameters, global, "evaluation", ct);
             evaluation = result.Metrics.Where(m => m.Key.StartsWith("global_", StringComparison.Ordinal)).ToDictionary(m => m.Key, m => m.Value);
             progress($"final model on {evaluateOn.Name}: " + string.Join(", ", evaluation.Select(m => $"{m.Key} {F(m.Value)}")));
         }
         return new SimulationResult(rounds, global!, evaluation);
     }
 
-    private JobAssignment Job(int round, string? global) =>
+    private JobAssignment Job(int round, string? global, int? rounds = null) =>
         new(round, 0, round, 0, manifest.Name, manifest.Version, image, image, System.Text.Json.JsonSerializer.Serialize(manifest, ProtocolJson.Options), new())
         {
-            Training = new JobTraining(options.Rounds, options.Training.Strategy, options.Training.ProximalMu, options.Training.Seed, global is null ? null : "local"),
+            Training = new JobTraining(rounds ?? options.Rounds, options.Training.Strategy, options.Training.ProximalMu, options.Training.Seed, global is null ? null : "local"),
         };
 
     private async Task<(SimulatedContribution Result, string Update)> ExecuteAsync(SimulatedStation station, JobAssignment job,
