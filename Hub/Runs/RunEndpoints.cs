@@ -39,6 +39,8 @@ public static class RunEndpoints
         {
             if (request.Rounds is < 1 or > 10_000) errors.Add(new("$.rounds", "must be 1 to 10000"));
             foreach (var problem in Merging.RoundStrategy.Of(training).Validate()) errors.Add(new("$.training.strategy", problem));
+            // Refused now rather than at the first merge: tensors the engine cannot merge.
+            foreach (var problem in Merging.ModelMerger.CheckDeclaration(train.Manifest.Outputs.Tensors)) errors.Add(new("$.trainId", problem));
             var stationCount = request.Stations?.Count ?? 0;
             if (training.MinStations is { } min && (min < 1 || min > stationCount))
                 errors.Add(new("$.training.minStations", $"must be 1 to the number of stations ({stationCount})"));
