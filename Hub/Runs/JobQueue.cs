@@ -27,7 +27,8 @@ public enum JobReportOutcome
 
 /// <summary>
 /// Hands queued jobs to stations and takes their reports. Every state change is one transaction;
-/// the report that finishes a round also pools it and opens the next round or ends the run.
+/// the report that finishes a round also pools it and opens the next round or ends the run (statistics), or leaves it
+/// to the <see cref="RoundMerger"/> (training).
 /// </summary>
 public sealed class JobQueue(HubDatabase db, JobSignal signal, LedgerStore ledger, MergeSignal merges, ILogger<JobQueue> log)
 {
@@ -74,7 +75,8 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, LedgerStore ledge
             """, new { station = station.Id, queued = JobStates.Queued }, tx);
         if (row is null)
         {
-            tx.Commit();
+            Commit(tx);
+            merges.Notify();
             return null;
         }
         var manifest = JsonSerializer.Deserialize<TrainManifest>(row.Manifest_Json, ProtocolJson.Options)!;
@@ -84,7 +86,7 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, LedgerStore ledge
         {
             ["run"] = $"run/{row.Run_Id}", ["round"] = row.Round, ["station"] = station.Name, ["digest"] = row.Digest,
         });
-        tx.Commit();
+        Commit(tx);
         return new JobAssignment(row.Id, row.Run_Id, (int)row.Round, row.Train_Id, row.Name, row.Version,
             $"{row.Repository}@{row.Digest}", row.Digest, row.Manifest_Json, JsonNode.Parse(row.Parameters_Json)!.AsObject())
         {
@@ -128,7 +130,7 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, LedgerStore ledge
             new { awaiting = JobStates.AwaitingApproval, now }, tx).AsList();
         foreach (var id in undecided)
             Finish(c, tx, id, JobStates.Failed, "approval: the station made no decision on the train within the time it asked for", null, null, null, now);
-        tx.Commit();
+        Commit(tx);
         if (expired.Count + undecided.Count > 0) signal.Notify();
         return expired.Count + undecided.Count;
     }
@@ -167,7 +169,7 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, LedgerStore ledge
                 FailRound(c, tx, runId, (int)round, $"quorum: {succeeded} of {jobs.Count} stations contributed by the deadline, {quorum} needed", now);
             }
         }
-        tx.Commit();
+        Commit(tx);
         if (due.Count > 0) signal.Notify();
         return due.Count;
     }
@@ -193,7 +195,7 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, LedgerStore ledge
         {
             ["decision"] = "pending", ["reason"] = report.Reason,
         });
-        tx.Commit();
+        Commit(tx);
         return JobReportOutcome.Accepted;
     }
 
@@ -229,7 +231,7 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, LedgerStore ledge
                 ["at"] = approval.DecidedAt.ToString("O", System.Globalization.CultureInfo.InvariantCulture), ["reason"] = approval.Reason,
                 ["signers"] = new JsonArray([.. approval.Signers.Select(k => JsonValue.Create(k))]),
             });
-        tx.Commit();
+        Commit(tx);
         return JobReportOutcome.Accepted;
     }
 
@@ -252,7 +254,8 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, LedgerStore ledge
                 ["stage"] = "hub", ["reason"] = "the result does not match the train manifest",
             });
             Finish(c, tx, jobId, JobStates.Failed, "hub: result refused: " + string.Join("; ", errors), null, null, upload.Timings, now, upload.Inputs);
-            tx.Commit();
+            Commit(tx);
+            merges.Notify();
             return (JobReportOutcome.Refused, errors);
         }
         string payload, digest;
@@ -270,7 +273,9 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, LedgerStore ledge
             {
                 ledger.Record(c, tx, LedgerKinds.JobRefused, "hub", $"job/{jobId}", new JsonObject { ["stage"] = "hub", ["reason"] = problem });
                 Finish(c, tx, jobId, JobStates.Failed, "hub: result refused: " + problem, null, null, upload.Timings, now, upload.Inputs);
-                tx.Commit();
+                Commit(tx);
+        merges.Notify();
+            merges.Notify();
                 return (JobReportOutcome.Refused, [new ValidationError("$.update", problem)]);
             }
             payload = JsonSerializer.Serialize(upload.Update, ProtocolJson.Api);
@@ -285,7 +290,7 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, LedgerStore ledge
             new { jobId, digest, payload, now }, tx);
         ledger.Record(c, tx, LedgerKinds.ResultUploaded, station.Name, $"job/{jobId}", new JsonObject { ["digest"] = digest });
         Finish(c, tx, jobId, JobStates.Succeeded, null, null, null, upload.Timings, now, upload.Inputs);
-        tx.Commit();
+        Commit(tx);
         return (JobReportOutcome.Accepted, []);
     }
 
@@ -302,7 +307,7 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, LedgerStore ledge
             ["stage"] = stage, ["outcome"] = "failed", ["exitCode"] = report.ExitCode,
         });
         Finish(c, tx, jobId, JobStates.Failed, $"{stage}: {report.Reason}", report.ExitCode, Truncate(report.LogTail, 8000), report.Timings, DateTimeOffset.UtcNow, report.Inputs);
-        tx.Commit();
+        Commit(tx);
         return JobReportOutcome.Accepted;
     }
 
@@ -377,7 +382,6 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, LedgerStore ledge
             // Merging reads every update and may take seconds: it happens outside this transaction (RoundMerger),
             // which also picks up rounds left merging by a hub that stopped.
             c.Execute("UPDATE rounds SET state = @merging WHERE run_id = @runId AND number = @round", new { merging = RoundStates.Merging, runId, round }, tx);
-            merges.Notify();
             return;
         }
         var results = c.Query<(string Station, string Payload)>("""
@@ -436,6 +440,16 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, LedgerStore ledge
 
     private void FailRound(SqliteConnection c, SqliteTransaction tx, long runId, int round, string error, DateTimeOffset now) =>
         FailRound(c, tx, runId, round, error, now, log);
+
+    /// <summary>
+    /// Commits, then wakes the round merger: a round this transaction closed becomes visible to it only after the commit
+    /// (waking it inside the transaction let it look too early and sleep through the round).
+    /// </summary>
+    private void Commit(SqliteTransaction tx)
+    {
+        tx.Commit();
+        merges.Notify();
+    }
 
     private static string? Truncate(string? s, int max) => s is null || s.Length <= max ? s : s[^max..];
 

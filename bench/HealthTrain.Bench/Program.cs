@@ -23,6 +23,13 @@ switch (command)
     case "merge":
         MergeBench.Run(Console.Out);
         return 0;
+    case "round-overhead":
+    {
+        var stations = args.SkipWhile(a => a != "--stations").Skip(1).Select(a => int.Parse(a, CultureInfo.InvariantCulture)).FirstOrDefault(3);
+        var rounds = args.SkipWhile(a => a != "--rounds").Skip(1).Select(a => int.Parse(a, CultureInfo.InvariantCulture)).FirstOrDefault(5);
+        await RoundOverheadBench.RunAsync(stations, rounds, Console.Out);
+        return 0;
+    }
     case "fed-vs-central":
     {
         var rounds = args.SkipWhile(a => a != "--rounds").Skip(1).Select(a => int.Parse(a, CultureInfo.InvariantCulture)).FirstOrDefault(5);
@@ -39,6 +46,8 @@ switch (command)
               ingest                    station ingest (validate + store) vs Firely parse-only: resources/s, MB/s,
                                         peak memory, Synthea R4 at 1x, 2x, 4x (re-identified copies)
               views                     ViewDefinition rows/s over the Synthea Observations at 1x, 2x, 4x
+              round-overhead [--stations N] [--rounds R]   time per training round minus the slowest station's
+                                        train, diabetes-risk over N city slices through the real federation
               fed-vs-central [--rounds R] [--model logistic|mlp]   diabetes-risk over 3 city slices (fedavg) vs all
                                         data in one place, same seeds; both final models on the same held-out patients
               merge                     model merge throughput (fedavg, median, trimmed-mean) over 3 and 10 updates of a
