@@ -30,6 +30,12 @@ switch (command)
         await RoundOverheadBench.RunAsync(stations, rounds, Console.Out);
         return 0;
     }
+    case "robustness":
+    {
+        var rounds = args.SkipWhile(a => a != "--rounds").Skip(1).Select(a => int.Parse(a, CultureInfo.InvariantCulture)).FirstOrDefault(10);
+        await RobustnessBench.RunAsync(rounds, Console.Out);
+        return 0;
+    }
     case "fed-vs-central":
     {
         var rounds = args.SkipWhile(a => a != "--rounds").Skip(1).Select(a => int.Parse(a, CultureInfo.InvariantCulture)).FirstOrDefault(5);
@@ -48,6 +54,8 @@ switch (command)
               views                     ViewDefinition rows/s over the Synthea Observations at 1x, 2x, 4x
               round-overhead [--stations N] [--rounds R]   time per training round minus the slowest station's
                                         train, diabetes-risk over N city slices through the real federation
+              robustness [--rounds R]   one of five stations poisons its updates (x100, random): fedavg, median and
+                                        trimmed mean, final models on the same held-out patients as the clean run
               fed-vs-central [--rounds R] [--model logistic|mlp]   diabetes-risk over 3 city slices (fedavg) vs all
                                         data in one place, same seeds; both final models on the same held-out patients
               merge                     model merge throughput (fedavg, median, trimmed-mean) over 3 and 10 updates of a

@@ -28,6 +28,12 @@ public sealed record SimulationOptions(string WorkDir, int Rounds, TrainingSetti
 {
     /// <summary>Stations trained at once (containers share the machine's cores).</summary>
     public int Parallel { get; init; } = 1;
+
+    /// <summary>
+    /// For robustness experiments: called with a station's name, the round and its checked update file before the merge,
+    /// and may rewrite the file (a poisoned station). Null in normal simulations.
+    /// </summary>
+    public Action<string, int, string>? Tamper { get; init; }
 }
 
 /// <summary>
@@ -60,6 +66,7 @@ public sealed class LocalSimulation(DockerClient docker, string image, TrainMani
                 try
                 {
                     var (output, update) = await ExecuteAsync(station, job, parameters, global, $"round-{round}", ct);
+                    options.Tamper?.Invoke(station.Name, round, update);
                     results[i] = output;
                     updates[i] = update;
                 }
