@@ -40,7 +40,8 @@ public static class JobEndpoints
             queue.GlobalModelOf(http.User.Caller(), id) switch
             {
                 (JobReportOutcome.Accepted, { } digest) => Results.File(files.ModelPath(digest), "application/octet-stream"),
-                (JobReportOutcome.Accepted, null) => Results.NotFound(new ApiError($"job {id}'s round starts from no global model: initialize from the seed")),
+                // No content: the round starts from no global model, and the train initializes from the seed.
+                (JobReportOutcome.Accepted, null) => Results.NoContent(),
                 var (outcome, _) => ToResult(outcome, id),
             });
         group.MapPut("/{id:long}/update", async (long id, HttpContext http, JobQueue queue, ModelFiles files, CancellationToken ct) =>

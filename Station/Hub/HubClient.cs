@@ -41,13 +41,8 @@ public sealed class HubClient
     public async Task<bool> DownloadModelAsync(long jobId, string path, CancellationToken ct)
     {
         using var response = await _http.GetAsync($"/api/station/jobs/{jobId}/model", HttpCompletionOption.ResponseHeadersRead, ct);
-        if (response.StatusCode == HttpStatusCode.NotFound && response.Content.Headers.ContentType?.MediaType == "application/json")
-        {
-            var body = await response.Content.ReadAsStringAsync(ct);
-            if (body.Contains("no global model", StringComparison.Ordinal)) return false;
-            throw new HttpRequestException($"hub answered 404: {body}", null, response.StatusCode);
-        }
         await EnsureOk(response, ct);
+        if (response.StatusCode == HttpStatusCode.NoContent) return false;
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         await using var file = File.Create(path);
         await response.Content.CopyToAsync(file, ct);

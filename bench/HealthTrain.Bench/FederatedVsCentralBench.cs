@@ -5,7 +5,6 @@ using HealthTrain.Cli.Commands;
 using HealthTrain.Cli.Demo;
 using HealthTrain.Cli.Images;
 using HealthTrain.Cli.Simulation;
-using HealthTrain.Station.Fhir;
 using HealthTrain.Trains.Protocol;
 
 namespace HealthTrain.Bench;
@@ -56,13 +55,6 @@ public static class FederatedVsCentralBench
     private static void Row(TextWriter output, string name, IReadOnlyDictionary<string, double> m, long ms) =>
         output.WriteLine($"{name,-34} {m.GetValueOrDefault("global_auroc"),8:0.0000} {m.GetValueOrDefault("global_accuracy"),9:0.0000} {m.GetValueOrDefault("global_loss"),9:0.0000} {ms / 1000.0,7:0.0}");
 
-    private static SimulatedStation Load(string name, IReadOnlyList<string> folders, string work)
-    {
-        var path = Path.Combine(work, "stores", name + ".db");
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        if (File.Exists(path)) File.Delete(path);
-        var store = new FhirStore(path);
-        foreach (var folder in folders) new FhirFolderLoader(store).Load(folder);
-        return new SimulatedStation(name, store, store.CountByType().Values.Sum());
-    }
+    private static SimulatedStation Load(string name, IReadOnlyList<string> folders, string work) =>
+        SimulatedStation.Load(name, folders, Path.Combine(work, "stores", name + ".db"));
 }

@@ -5,7 +5,6 @@ using HealthTrain.Cli.Commands;
 using HealthTrain.Cli.Demo;
 using HealthTrain.Cli.Images;
 using HealthTrain.Cli.Simulation;
-using HealthTrain.Station.Fhir;
 using HealthTrain.Trains.Protocol;
 using HealthTrain.Trains.Protocol.Models;
 
@@ -72,13 +71,6 @@ public static class RobustnessBench
         File.WriteAllBytes(path, bytes);
     }
 
-    private static SimulatedStation Load(string name, IReadOnlyList<string> folders, string work)
-    {
-        var path = Path.Combine(work, "stores", name + ".db");
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        if (File.Exists(path)) File.Delete(path);
-        var store = new FhirStore(path);
-        foreach (var folder in folders) new FhirFolderLoader(store).Load(folder);
-        return new SimulatedStation(name, store, store.CountByType().Values.Sum());
-    }
+    private static SimulatedStation Load(string name, IReadOnlyList<string> folders, string work) =>
+        SimulatedStation.Load(name, folders, Path.Combine(work, "stores", name + ".db"));
 }

@@ -240,38 +240,12 @@ public sealed class BaseImageBuilder(IDockerClient docker, BaseImageOptions opti
             WORKDIR /tmp
 
             """;
-        var contextPath = Path.Combine(options.CacheDirectory, "work", $"runtime-context-{Guid.NewGuid():N}.tar");
-        Directory.CreateDirectory(Path.GetDirectoryName(contextPath)!);
-        try
+        await BuildAppImageAsync("runtime", reference, dockerfile, publish, files.Files.Keys, files.Text, new Dictionary<string, string>
         {
-            await using (var file = File.Create(contextPath))
-            using (var tar = new TarBuilder(file))
-            {
-                tar.AddText("Dockerfile", dockerfile);
-                tar.AddAppFiles("app", publish, files.Files.Keys);
-                tar.AddText("app/" + Path.GetFileName(RuntimeFileList.ImagePath), files.Text);
-                Log($"building {reference}: {tar.FileCount} files, {tar.FileBytes / 1024 / 1024.0:0.0} MiB");
-            }
-            await using var context = File.OpenRead(contextPath);
-            await DockerImages.BuildAsync(docker, context, new ImageBuildParameters
-            {
-                Tags = [reference],
-                Dockerfile = "Dockerfile",
-                Remove = true,
-                ForceRemove = true,
-                NetworkMode = "none",
-                Labels = new Dictionary<string, string>
-                {
-                    ["org.opencontainers.image.title"] = RuntimeRepository,
-                    ["org.opencontainers.image.base.name"] = baseReference,
-                    ["org.healthtrain.runtime-files.sha256"] = files.Sha256,
-                },
-            }, Log, cancellationToken);
-        }
-        finally
-        {
-            File.Delete(contextPath);
-        }
+            ["org.opencontainers.image.title"] = RuntimeRepository,
+            ["org.opencontainers.image.base.name"] = baseReference,
+            ["org.healthtrain.runtime-files.sha256"] = files.Sha256,
+        }, cancellationToken);
     }
 
     /// <summary>
@@ -351,7 +325,24 @@ public sealed class BaseImageBuilder(IDockerClient docker, BaseImageOptions opti
             """;
         var smokeTest = Directory.GetFiles(publish, TorchSeedAssemblyName + "*")
             .Select(Path.GetFileName).Where(n => !n!.EndsWith(".pdb", StringComparison.OrdinalIgnoreCase)).Select(n => n!);
-        var contextPath = Path.Combine(options.CacheDirectory, "work", $"torch-context-{Guid.NewGuid():N}.tar");
+        // The list a train's delta is taken against: the runtime's files and the torch files.
+        await BuildAppImageAsync("torch", reference, dockerfile, publish, torchFiles.Files.Keys.Concat(smokeTest),
+            RuntimeFileList.Union(bases.RuntimeFiles, torchFiles).Text, new Dictionary<string, string>
+            {
+                ["org.opencontainers.image.title"] = TorchRepository,
+                ["org.opencontainers.image.base.name"] = bases.RuntimeReference,
+                ["org.healthtrain.torch-files.sha256"] = torchFiles.Sha256,
+            }, cancellationToken);
+    }
+
+    /// <summary>
+    /// Builds <paramref name="reference"/> from <paramref name="dockerfile"/> with <paramref name="files"/> of
+    /// <paramref name="publish"/> under <c>app/</c> and the file list a train's delta is taken against, without network.
+    /// </summary>
+    private async Task BuildAppImageAsync(string kind, string reference, string dockerfile, string publish, IEnumerable<string> files, string fileListText,
+        Dictionary<string, string> labels, CancellationToken cancellationToken)
+    {
+        var contextPath = Path.Combine(options.CacheDirectory, "work", $"{kind}-context-{Guid.NewGuid():N}.tar");
         Directory.CreateDirectory(Path.GetDirectoryName(contextPath)!);
         try
         {
@@ -359,9 +350,8 @@ public sealed class BaseImageBuilder(IDockerClient docker, BaseImageOptions opti
             using (var tar = new TarBuilder(file))
             {
                 tar.AddText("Dockerfile", dockerfile);
-                tar.AddAppFiles("app", publish, torchFiles.Files.Keys.Concat(smokeTest));
-                // The list a train's delta is taken against: the runtime's files and the torch files.
-                tar.AddText("app/" + Path.GetFileName(RuntimeFileList.ImagePath), RuntimeFileList.Union(bases.RuntimeFiles, torchFiles).Text);
+                tar.AddAppFiles("app", publish, files);
+                tar.AddText("app/" + Path.GetFileName(RuntimeFileList.ImagePath), fileListText);
                 Log($"building {reference}: {tar.FileCount} files, {tar.FileBytes / 1024 / 1024.0:0.0} MiB");
             }
             await using var context = File.OpenRead(contextPath);
@@ -372,12 +362,7 @@ public sealed class BaseImageBuilder(IDockerClient docker, BaseImageOptions opti
                 Remove = true,
                 ForceRemove = true,
                 NetworkMode = "none",
-                Labels = new Dictionary<string, string>
-                {
-                    ["org.opencontainers.image.title"] = TorchRepository,
-                    ["org.opencontainers.image.base.name"] = bases.RuntimeReference,
-                    ["org.healthtrain.torch-files.sha256"] = torchFiles.Sha256,
-                },
+                Labels = labels,
             }, Log, cancellationToken);
         }
         finally

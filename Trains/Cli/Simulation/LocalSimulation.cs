@@ -12,7 +12,18 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace HealthTrain.Cli.Simulation;
 
 /// <summary>A simulated station: a name and its own FHIR store, loaded from a folder.</summary>
-public sealed record SimulatedStation(string Name, FhirStore Store, long Resources);
+public sealed record SimulatedStation(string Name, FhirStore Store, long Resources)
+{
+    /// <summary>A station whose fresh store at <paramref name="storePath"/> holds every FHIR file of <paramref name="folders"/>.</summary>
+    public static SimulatedStation Load(string name, IReadOnlyList<string> folders, string storePath)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(storePath)!);
+        if (File.Exists(storePath)) File.Delete(storePath);
+        var store = new FhirStore(storePath);
+        foreach (var folder in folders) new FhirFolderLoader(store).Load(folder);
+        return new SimulatedStation(name, store, store.CountByType().Values.Sum());
+    }
+}
 
 /// <summary>One station's part of a simulated round: its samples and metrics.</summary>
 public sealed record SimulatedContribution(string Station, long Samples, IReadOnlyDictionary<string, double> Metrics, long RunMs);

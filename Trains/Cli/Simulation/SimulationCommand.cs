@@ -1,7 +1,6 @@
 using System.Globalization;
 using HealthTrain.Cli.Demo;
 using HealthTrain.Cli.Images;
-using HealthTrain.Station.Fhir;
 using HealthTrain.Trains.Protocol;
 
 namespace HealthTrain.Cli.Simulation;
@@ -66,14 +65,8 @@ public static class SimulationCommand
 
     private static SimulatedStation Load(string name, string folder, string work, TextWriter output, IReadOnlyList<string>? unionOf = null)
     {
-        var path = Path.Combine(work, name, "fhir.db");
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        if (File.Exists(path)) File.Delete(path);
-        var store = new FhirStore(path);
-        foreach (var source in unionOf ?? [folder])
-            new FhirFolderLoader(store).Load(source);
-        var resources = store.CountByType().Values.Sum();
-        output.WriteLine($"{name}: {resources} resources from {(unionOf is null ? folder : string.Join(" + ", unionOf.Select(Path.GetFileName)))}");
-        return new SimulatedStation(name, store, resources);
+        var station = SimulatedStation.Load(name, unionOf ?? [folder], Path.Combine(work, name, "fhir.db"));
+        output.WriteLine($"{name}: {station.Resources} resources from {(unionOf is null ? folder : string.Join(" + ", unionOf.Select(Path.GetFileName)))}");
+        return station;
     }
 }
