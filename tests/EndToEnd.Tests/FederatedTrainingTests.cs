@@ -87,6 +87,12 @@ public sealed class FederatedTrainingTests(FederationFixture f)
         var train = await f.Federation.Publisher(f.Docker, f.Alice).PushAsync((await builder.BuildAsync(Path.Combine(RepoPaths.Root, "Trains", "Examples", "diabetes-risk"))).Reference);
         var parameters = new Dictionary<string, JsonElement> { ["epochs"] = JsonSerializer.SerializeToElement(2) };
 
+        // Settings the hub cannot honour are refused with the path, before anything is queued.
+        var bad = await Assert.ThrowsAsync<HealthTrain.Cli.Hub.HubApiException>(() => f.Alice.StartRunAsync(new RunRequest(train.Id, ["private-clinic"], 2, parameters)
+            { Training = new TrainingSettings { Strategy = "fedmagic", MinStations = 2 } }));
+        Assert.Contains("$.training.strategy: unknown merge strategy 'fedmagic'", bad.Message);
+        Assert.Contains("$.training.minStations: must be 1 to the number of stations (1)", bad.Message);
+
         var tooLong = await f.Alice.StartRunAsync(new RunRequest(train.Id, ["private-clinic"], 5, parameters) { Training = new TrainingSettings() });
         var refused = await f.Alice.WaitForRunAsync(tooLong.Id, null, TimeSpan.FromMinutes(5));
         var job = Assert.Single(refused.Jobs);

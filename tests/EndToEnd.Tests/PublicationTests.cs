@@ -99,5 +99,15 @@ public sealed class PublicationTests(FederationFixture f)
         Assert.Contains("runs as user '0'", failed["non-root"]);
         Assert.Contains("exposes 8080/tcp", failed["no-exposed-ports"]);
         Assert.True(train.Checks.Single(c => c.Name == "author-signature").Passed);
+
+        // Alice revokes her key: her signature no longer counts when the hub checks again.
+        var revoke = new StringWriter();
+        Assert.Equal(0, await KeyCommands.RunAsync(new CliArgs(["revoke", federation.KeyOf(alice).KeyId,
+            "--hub", federation.HubUrl.ToString(), "--token", alice.Connection.Token]), revoke));
+        Assert.Contains($"revoked key {federation.KeyOf(alice).KeyId} of alice", revoke.ToString());
+        var rechecked = await alice.CheckTrainAsync(train.Id);
+        var signature = rechecked.Checks.Single(c => c.Name == "author-signature");
+        Assert.False(signature.Passed);
+        Assert.Equal("alice has no registered signing key (healthtrain keys register)", signature.Detail);
     }
 }
