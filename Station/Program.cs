@@ -82,6 +82,7 @@ app.MapGet("/api/status", (StationStatus status, FhirStore store) => new
     jobsSucceeded = status.JobsSucceeded,
     jobsFailed = status.JobsFailed,
     lastError = status.LastError,
+    minCellCount = options.Disclosure.MinCellCount,
 });
 app.Run();
 return 0;
