@@ -23,11 +23,12 @@ public sealed class StationDisclosure(StationOptions options, StationDatabase db
         using (var c = db.Open())
         using (var tx = c.BeginTransaction())
         {
+            // A job released again (its upload retried after a restart) keeps only its latest record; children go first.
+            c.Execute("DELETE FROM suppressed_cells WHERE job_id = @JobId", new { job.JobId }, tx);
             c.Execute("""
                 INSERT OR REPLACE INTO statistics_releases (job_id, run_id, round, train, version, min_cell_count, suppressed_cells, released_at)
                 VALUES (@JobId, @RunId, @Round, @TrainName, @TrainVersion, @k, @count, @now)
                 """, new { job.JobId, job.RunId, job.Round, job.TrainName, job.TrainVersion, k = MinCellCount, count = cells.Count, now = DateTimeOffset.UtcNow }, tx);
-            c.Execute("DELETE FROM suppressed_cells WHERE job_id = @JobId", new { job.JobId }, tx);
             c.Execute("INSERT INTO suppressed_cells (job_id, statistic, cell, reason) VALUES (@JobId, @Statistic, @Cell, @Reason)",
                 cells.Select(cell => new { job.JobId, cell.Statistic, cell.Cell, cell.Reason }), tx);
             tx.Commit();

@@ -53,6 +53,18 @@ public sealed class StationDisclosureTests : IDisposable
     }
 
     [Fact]
+    public void A_job_released_again_keeps_only_its_latest_record()
+    {
+        var station = Station(5);
+
+        station.Release(Job(5), Manifest, Result(patients: 3, f: 2, m: 1));
+        station.Release(Job(5), Manifest, Result(patients: 30, f: 26, m: 4));
+
+        var record = station.RecordOf(5)!.Value;
+        Assert.Equal(["by_sex.categories.f:secondary", "by_sex.categories.m:primary"], record.Cells.Select(c => $"{c.Statistic}.{c.Cell}:{c.Reason}"));
+    }
+
+    [Fact]
     public void A_station_with_suppression_off_records_that_too()
     {
         var station = Station(1);
