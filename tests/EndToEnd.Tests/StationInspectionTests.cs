@@ -187,7 +187,7 @@ public sealed class StationInspectionTests(FederationFixture f) : IDisposable
             new ApprovalPolicy(options), f.Docker, NullLogger<TrainInspector>.Instance);
         return new JobRunner(new TrainImages(f.Docker, options), new DockerTrainExecutor(f.Docker, NullLogger<DockerTrainExecutor>.Instance),
             new TrainInputs(store, options), new GpuAllocator([]), inspector, approvals,
-            new HubGlobalModels(new HealthTrain.Station.Hub.HubClient(new HttpClient(), options)), new HealthTrain.Station.Privacy.StationPrivacy(options),
+            new HubGlobalModels(new HealthTrain.Station.Hub.HubClient(new HttpClient(), options)), new HealthTrain.Station.Privacy.StationPrivacy(options), new HealthTrain.Station.Audit.StationAudit(db),
             options, NullLogger<JobRunner>.Instance);
     }
 }
