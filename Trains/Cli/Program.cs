@@ -102,6 +102,7 @@ internal static class Usage
           healthtrain model list [--run RUN] | model show REF | model pull REF --out FILE   REF: sha256:… or RUN/ROUND
           healthtrain run watch|show|results RUN [--json]
           healthtrain run prov RUN                 the run's provenance as W3C PROV-JSON
+          healthtrain model prov REF               one model version's lineage as W3C PROV-JSON
           healthtrain run list
           healthtrain station list                 stations you can run at
           healthtrain ledger verify [--state FILE] [--receipts FILE|DIR]... [--station URL --station-token T]
