@@ -101,6 +101,14 @@ public sealed class HubClient
         return await response.Content.ReadFromJsonAsync<List<LedgerReceipt>>(ProtocolJson.Api, ct) ?? [];
     }
 
+    /// <summary>The hub's proof that its tree of <paramref name="from"/> entries is a prefix of its tree of <paramref name="to"/>.</summary>
+    public async Task<ConsistencyProof> ConsistencyProofAsync(long from, long to, CancellationToken ct)
+    {
+        using var response = await _http.GetAsync($"/api/ledger/proof/consistency?from={from}&to={to}", ct);
+        await EnsureOk(response, ct);
+        return await response.Content.ReadFromJsonAsync<ConsistencyProof>(ProtocolJson.Api, ct) ?? throw new InvalidOperationException("the hub sent no consistency proof");
+    }
+
     private static async Task EnsureOk(HttpResponseMessage response, CancellationToken ct)
     {
         if (response.IsSuccessStatusCode) return;

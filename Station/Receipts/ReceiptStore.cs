@@ -76,6 +76,14 @@ public sealed class ReceiptStore(StationDatabase db)
             : $"the hub now serves entry {receipt.Record.Index} with other bytes than in the receipt kept since tree size {kept.Head.TreeSize}";
     }
 
+    /// <summary>The tree head of the sound receipt with the largest tree: every later receipt's head must extend it.</summary>
+    public SignedTreeHead? LastSoundHead()
+    {
+        using var c = db.Open();
+        var json = c.QueryFirstOrDefault<string>("SELECT receipt_json FROM ledger_receipts WHERE problem IS NULL ORDER BY tree_size DESC LIMIT 1");
+        return json is null ? null : JsonSerializer.Deserialize<LedgerReceipt>(json, ProtocolJson.Api)!.Head;
+    }
+
     /// <summary>Kept receipts for entries after <paramref name="after"/>, oldest first.</summary>
     public IReadOnlyList<StationReceipt> List(long after = -1, int limit = 1000)
     {

@@ -94,7 +94,7 @@ public sealed class ReceiptTests : IDisposable
             hub.Append(LedgerKinds.JobDispatched, "hub", "job/4", new JsonObject { ["station"] = Me }),
             hub.Append(LedgerKinds.ApprovalRecorded, Me, "job/4", new JsonObject { ["decision"] = "approved" }),
         };
-        var fakeHub = new FakeHub(hub.KeyId, hub.PublicKeyPem, served);
+        var fakeHub = new FakeHub(hub.KeyId, hub.PublicKeyPem, served, hub.ConsistencyProof);
         var collector = Collector(fakeHub, new StationOptions { Name = Me, HubUrl = "http://hub.invalid", Token = "t" });
 
         Assert.Equal(2, await collector.CollectAsync(default));
@@ -121,7 +121,7 @@ public sealed class ReceiptTests : IDisposable
         using var configured = new TestLedger();
         var keyFile = Path.Combine(dir, "ledger-key.pub.pem");
         File.WriteAllText(keyFile, configured.PublicKeyPem);
-        var fakeHub = new FakeHub(hub.KeyId, hub.PublicKeyPem, [hub.Append(LedgerKinds.ResultUploaded, Me, "job/1")]);
+        var fakeHub = new FakeHub(hub.KeyId, hub.PublicKeyPem, [hub.Append(LedgerKinds.ResultUploaded, Me, "job/1")], hub.ConsistencyProof);
         var options = new StationOptions { Name = Me, HubUrl = "http://hub.invalid", Token = "t" };
         options.Trust.LedgerKey = keyFile;
 
@@ -131,13 +131,47 @@ public sealed class ReceiptTests : IDisposable
         Assert.Equal("its tree head is not signed by the hub key", store.List().Single().Problem);
     }
 
+    [Fact]
+    public async Task A_hub_that_rebuilt_its_ledger_is_caught_at_the_stations_next_receipt()
+    {
+        var served = new List<LedgerReceipt>
+        {
+            hub.Append(LedgerKinds.JobDispatched, "hub", "job/4"),
+            hub.Append(LedgerKinds.ResultUploaded, Me, "job/4", new JsonObject { ["digest"] = "sha256:cc" }),
+        };
+        var fakeHub = new FakeHub(hub.KeyId, hub.PublicKeyPem, served, hub.ConsistencyProof);
+        var collector = Collector(fakeHub, new StationOptions { Name = Me, HubUrl = "http://hub.invalid", Token = "t" });
+        Assert.Equal(2, await collector.CollectAsync(default));
+
+        // The hub rebuilds its ledger with its own key, entry 1 naming another digest, and carries on.
+        using var forged = new TestLedger(hub.Key);
+        forged.Append(LedgerKinds.JobDispatched, "hub", "job/4");
+        forged.Append(LedgerKinds.ResultUploaded, Me, "job/4", new JsonObject { ["digest"] = "sha256:dd" });
+        var next = forged.Append(LedgerKinds.ResultUploaded, Me, "job/5", new JsonObject { ["digest"] = "sha256:ee" });
+        Assert.Null(ReceiptStore.Check(next, hub.PublicKey, Me)); // sound on its own
+        fakeHub.Receipts = [.. served, next];
+        fakeHub.Consistency = forged.ConsistencyProof;
+
+        Assert.Equal(0, await collector.CollectAsync(default));
+        Assert.Equal("its tree head (size 3) does not extend the head of size 2 in a receipt kept before: the hub rewrote its ledger",
+            store.List().Single(r => r.Receipt.Record.Index == 2).Problem);
+        Assert.Equal(2, audit.List(new AuditFilter(Kind: AuditKinds.ReceiptRefused)).Single().Details["entry"]!.GetValue<long>());
+
+        // An honest continuation extends the last sound head.
+        fakeHub.Receipts = [.. served, next, hub.Append(LedgerKinds.ResultUploaded, Me, "job/5"), hub.Append(LedgerKinds.JobDispatched, "hub", "job/6")];
+        fakeHub.Consistency = hub.ConsistencyProof;
+        Assert.Equal(1, await collector.CollectAsync(default));
+    }
+
     private ReceiptCollector Collector(FakeHub fakeHub, StationOptions options) =>
         new(new HubClient(new HttpClient(fakeHub), options), store, audit, options, NullLogger<ReceiptCollector>.Instance);
 
     /// <summary>The hub's two endpoints the collector uses, serving receipts after the asked index.</summary>
-    private sealed class FakeHub(string keyId, string pem, List<LedgerReceipt> receipts) : HttpMessageHandler
+    private sealed class FakeHub(string keyId, string pem, List<LedgerReceipt> receipts, Func<long, long, ConsistencyProof> consistency) : HttpMessageHandler
     {
         public List<string> Asked { get; } = [];
+        public List<LedgerReceipt> Receipts { get; set; } = receipts;
+        public Func<long, long, ConsistencyProof> Consistency { get; set; } = consistency;
         public int KeyRequests { get; private set; }
 
         protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
@@ -153,7 +187,12 @@ public sealed class ReceiptTests : IDisposable
                 var query = System.Web.HttpUtility.ParseQueryString(request.RequestUri.Query);
                 var after = long.Parse(query["after"]!, System.Globalization.CultureInfo.InvariantCulture);
                 Asked.Add($"after={after}");
-                body = receipts.Where(r => r.Record.Index > after).ToList();
+                body = Receipts.Where(r => r.Record.Index > after).ToList();
+            }
+            else if (request.RequestUri.AbsolutePath == "/api/ledger/proof/consistency")
+            {
+                var query = System.Web.HttpUtility.ParseQueryString(request.RequestUri.Query);
+                body = Consistency(long.Parse(query["from"]!, System.Globalization.CultureInfo.InvariantCulture), long.Parse(query["to"]!, System.Globalization.CultureInfo.InvariantCulture));
             }
             else return Task.FromResult(new HttpResponseMessage(HttpStatusCode.NotFound));
             return Task.FromResult(new HttpResponseMessage(HttpStatusCode.OK)

@@ -5,10 +5,15 @@ using HealthTrain.Trains.Protocol.Ledger;
 namespace HealthTrain.Station.Tests.Receipts;
 
 /// <summary>A hub ledger in memory, signing heads with its own key as the hub does: the receipts a station would be served.</summary>
-internal sealed class TestLedger : IDisposable
+internal sealed class TestLedger(ECDsa? sharedKey = null) : IDisposable
 {
-    private readonly ECDsa key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+    private readonly ECDsa key = sharedKey ?? ECDsa.Create(ECCurve.NamedCurves.nistP256);
     private readonly MerkleTree tree = new();
+
+    /// <summary>The ledger key, for a forged ledger signed by the same hub.</summary>
+    public ECDsa Key => key;
+
+    public ConsistencyProof ConsistencyProof(long from, long to) => new(from, to, tree.ConsistencyProof(from, to));
 
     public string KeyId => LedgerSignatures.KeyId(key);
 
@@ -30,5 +35,8 @@ internal sealed class TestLedger : IDisposable
         return new LedgerReceipt(new LedgerRecord(index, leaf), new InclusionProof(index, size, tree.InclusionProof(index, size)), head);
     }
 
-    public void Dispose() => key.Dispose();
+    public void Dispose()
+    {
+        if (sharedKey is null) key.Dispose();
+    }
 }
