@@ -13,7 +13,7 @@ namespace HealthTrain.EndToEnd.Tests;
 
 /// <summary>
 /// <c>healthtrain ledger verify</c> against a hub whose database is tampered with directly. Each test runs its own small
-/// federation (no stations): the shared fixture's hub serves the other tests and must stay sound; the fixture only lends its built images.
+/// federation (one station at most): the shared fixture's hub serves the other tests and must stay sound; the fixture only lends its built images.
 /// </summary>
 [Collection(FederationCollection.Name)]
 public sealed partial class LedgerVerifyTests(FederationFixture f)
