@@ -34,6 +34,7 @@ builder.Services.AddSingleton<ModelVersions>();
 builder.Services.AddHostedService<RoundMerger>();
 builder.Services.AddSingleton(_ => LedgerSigner.LoadOrCreate(Path.Combine(options.DataDir, "ledger-key.pem")));
 builder.Services.AddSingleton<LedgerStore>();
+builder.Services.AddSingleton<StationReceipts>();
 builder.Services.ConfigureHttpJsonOptions(o =>
 {
     o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull;

@@ -1,6 +1,8 @@
 using Docker.DotNet;
 using HealthTrain.Station;
 using HealthTrain.Station.Approval;
+using HealthTrain.Station.Audit;
+using HealthTrain.Station.Receipts;
 using HealthTrain.Station.Inspection;
 using HealthTrain.Station.Storage;
 using HealthTrain.Station.Execution;
@@ -65,6 +67,9 @@ builder.Services.AddSingleton<ApprovalStore>();
 builder.Services.AddSingleton<ApprovalPolicy>();
 builder.Services.AddSingleton<ApprovalGate>();
 builder.Services.AddSingleton<StationOperators>();
+builder.Services.AddSingleton<StationAudit>();
+builder.Services.AddSingleton<ReceiptStore>();
+builder.Services.AddSingleton<ReceiptCollector>();
 builder.Services.AddHttpClient<HubClient>();
 builder.Services.AddHostedService<JobWorker>();
 
@@ -72,6 +77,8 @@ var app = builder.Build();
 // Fail at start, not at the first decision, when the operator set-up is broken.
 app.Services.GetRequiredService<StationOperators>();
 app.MapApprovalEndpoints();
+app.MapAuditEndpoints();
+app.MapReceiptEndpoints();
 // Local status for the station's operator; bind the station to loopback (--urls http://127.0.0.1:PORT).
 app.MapGet("/api/status", (StationStatus status, FhirStore store) => new
 {

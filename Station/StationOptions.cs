@@ -91,6 +91,12 @@ public sealed class TrustOptions
     /// <summary>The hub's publication keys (PEM files), pinned out of band (<c>healthtrain keys hub --out DIR</c>, then compare ids).</summary>
     public List<string> HubKeys { get; set; } = [];
 
+    /// <summary>
+    /// The hub's ledger key (PEM file, <c>healthtrain keys hub --out DIR</c>) the station checks its ledger receipts with;
+    /// without it the key the hub serves at first contact is pinned in station.db and held to from then on.
+    /// </summary>
+    public string? LedgerKey { get; set; }
+
     /// <summary>Trusted authors: a name and their public key file (PEM).</summary>
     public Dictionary<string, string> Authors { get; set; } = [];
 

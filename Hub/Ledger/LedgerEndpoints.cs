@@ -1,3 +1,4 @@
+using HealthTrain.Hub.Identity;
 using HealthTrain.Trains.Protocol;
 using HealthTrain.Trains.Protocol.Ledger;
 
@@ -31,6 +32,13 @@ public static class LedgerEndpoints
             from is null || to is null
                 ? Results.BadRequest(new ApiError("give 'from' and 'to' (tree sizes)"))
                 : BadArgumentAsBadRequest(() => ledger.ConsistencyProof(from.Value, to.Value)));
+
+        // A station's receipts of its own entries, from the index after the last one it holds.
+        app.MapGet("/api/station/receipts", (long? after, int? count, HttpContext http, StationReceipts receipts) =>
+            count is < 1 or > StationReceipts.MaxPerPage
+                ? Results.BadRequest(new ApiError($"'count' must be 1 to {StationReceipts.MaxPerPage}"))
+                : Results.Ok(receipts.List(http.User.Caller().Id, after ?? -1, count ?? StationReceipts.MaxPerPage)))
+            .RequireAuthorization(Roles.Station);
     }
 
     private static IResult BadArgumentAsBadRequest<T>(Func<T> proof)

@@ -82,7 +82,7 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, LedgerStore ledge
         var manifest = JsonSerializer.Deserialize<TrainManifest>(row.Manifest_Json, ProtocolJson.Options)!;
         c.Execute("UPDATE jobs SET state = @claimed, attempts = attempts + 1, claimed_at = @now, lease_until = @lease WHERE id = @id",
             new { claimed = JobStates.Claimed, now, lease = now + TimeSpan.FromSeconds(manifest.Resources.TimeoutSeconds) + LeaseMargin, id = row.Id }, tx);
-        ledger.Record(c, tx, LedgerKinds.JobDispatched, "hub", $"job/{row.Id}", new JsonObject
+        RecordFor(c, tx, station, LedgerKinds.JobDispatched, "hub", $"job/{row.Id}", new JsonObject
         {
             ["run"] = $"run/{row.Run_Id}", ["round"] = row.Round, ["station"] = station.Name, ["digest"] = row.Digest,
         });
@@ -191,7 +191,7 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, LedgerStore ledge
                        reason = $"approval: {report.Reason}", id = jobId, station = station.Id }, tx);
         if (changed == 0)
             return Exists(c, station, jobId) ? JobReportOutcome.Conflict : JobReportOutcome.NotFound;
-        ledger.Record(c, tx, LedgerKinds.ApprovalRecorded, station.Name, $"job/{jobId}", new JsonObject
+        RecordFor(c, tx, station, LedgerKinds.ApprovalRecorded, station.Name, $"job/{jobId}", new JsonObject
         {
             ["decision"] = "pending", ["reason"] = report.Reason,
         });
@@ -225,7 +225,7 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, LedgerStore ledge
         c.Execute("UPDATE jobs SET state = @running, started_at = @now, lease_until = @lease, error = NULL WHERE id = @id",
             new { running = JobStates.Running, now, lease, id = jobId }, tx);
         if (report?.Approval is { } approval)
-            ledger.Record(c, tx, LedgerKinds.ApprovalRecorded, station.Name, $"job/{jobId}", new JsonObject
+            RecordFor(c, tx, station, LedgerKinds.ApprovalRecorded, station.Name, $"job/{jobId}", new JsonObject
             {
                 ["decision"] = "approved", ["digest"] = approval.Digest, ["by"] = approval.DecidedBy,
                 ["at"] = approval.DecidedAt.ToString("O", System.Globalization.CultureInfo.InvariantCulture), ["reason"] = approval.Reason,
@@ -249,7 +249,7 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, LedgerStore ledge
             : StatisticsResultValidator.Validate(manifest, upload.Statistics);
         if (errors.Count > 0)
         {
-            ledger.Record(c, tx, LedgerKinds.JobRefused, "hub", $"job/{jobId}", new JsonObject
+            RecordFor(c, tx, station, LedgerKinds.JobRefused, "hub", $"job/{jobId}", new JsonObject
             {
                 ["stage"] = "hub", ["reason"] = "the result does not match the train manifest",
             });
@@ -271,7 +271,7 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, LedgerStore ledge
                 : null;
             if (problem is not null)
             {
-                ledger.Record(c, tx, LedgerKinds.JobRefused, "hub", $"job/{jobId}", new JsonObject { ["stage"] = "hub", ["reason"] = problem });
+                RecordFor(c, tx, station, LedgerKinds.JobRefused, "hub", $"job/{jobId}", new JsonObject { ["stage"] = "hub", ["reason"] = problem });
                 Finish(c, tx, jobId, JobStates.Failed, "hub: result refused: " + problem, null, null, upload.Timings, now, upload.Inputs);
                 Commit(tx);
         merges.Notify();
@@ -292,7 +292,7 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, LedgerStore ledge
         // The station's own statement of its small-cell suppression: k and how many cells it withheld from this result.
         if (upload.Statistics!.Disclosure is { } disclosure)
             entry["suppression"] = new JsonObject { ["minCellCount"] = disclosure.MinCellCount, ["suppressedCells"] = disclosure.SuppressedCells };
-        ledger.Record(c, tx, LedgerKinds.ResultUploaded, station.Name, $"job/{jobId}", entry);
+        RecordFor(c, tx, station, LedgerKinds.ResultUploaded, station.Name, $"job/{jobId}", entry);
         Finish(c, tx, jobId, JobStates.Succeeded, null, null, null, upload.Timings, now, upload.Inputs);
         Commit(tx);
         return (JobReportOutcome.Accepted, []);
@@ -306,7 +306,7 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, LedgerStore ledge
         if (job.Outcome != JobReportOutcome.Accepted) return job.Outcome;
         var stage = string.IsNullOrWhiteSpace(report.Stage) ? "station" : report.Stage.Trim();
         // A train that ran and failed was executed; one stopped before it ran was refused by the station.
-        ledger.Record(c, tx, stage is "run" or "collect" ? LedgerKinds.JobExecuted : LedgerKinds.JobRefused, station.Name, $"job/{jobId}", new JsonObject
+        RecordFor(c, tx, station, stage is "run" or "collect" ? LedgerKinds.JobExecuted : LedgerKinds.JobRefused, station.Name, $"job/{jobId}", new JsonObject
         {
             ["stage"] = stage, ["outcome"] = "failed", ["exitCode"] = report.ExitCode,
         });
@@ -454,6 +454,10 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, LedgerStore ledge
         tx.Commit();
         merges.Notify();
     }
+
+    /// <summary>Records an entry about one of the station's jobs and notes it as the station's, so the station can collect its receipt.</summary>
+    private void RecordFor(SqliteConnection c, SqliteTransaction tx, Caller station, string kind, string actor, string subject, JsonObject payload) =>
+        StationReceipts.Keep(c, tx, station.Id, ledger.Record(c, tx, kind, actor, subject, payload));
 
     private static string? Truncate(string? s, int max) => s is null || s.Length <= max ? s : s[^max..];
 

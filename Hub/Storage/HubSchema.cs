@@ -138,5 +138,15 @@ internal static class HubSchema
             );
             CREATE INDEX model_versions_digest ON model_versions (digest);
             """),
+        // Which ledger entries concern which station (Hub/Ledger/StationReceipts.cs), with the size of the tree head
+        // signed in the entry's transaction: the station's receipts are rebuilt from these and the ledger's own tables.
+        (5, """
+            CREATE TABLE ledger_station_entries (
+                idx INTEGER PRIMARY KEY,
+                station_id INTEGER NOT NULL REFERENCES identities(id),
+                tree_size INTEGER NOT NULL
+            );
+            CREATE INDEX ledger_station_entries_station ON ledger_station_entries (station_id, idx);
+            """),
     ];
 }

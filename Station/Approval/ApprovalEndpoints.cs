@@ -8,21 +8,9 @@ namespace HealthTrain.Station.Approval;
 /// </summary>
 public static class ApprovalEndpoints
 {
-    private const string OperatorItem = "station-operator";
-
     public static void MapApprovalEndpoints(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/api/approvals").AddEndpointFilter(async (context, next) =>
-        {
-            var http = context.HttpContext;
-            var header = http.Request.Headers.Authorization.ToString();
-            var name = header.StartsWith("Bearer ", StringComparison.Ordinal)
-                ? http.RequestServices.GetRequiredService<StationOperators>().Authenticate(header["Bearer ".Length..].Trim())
-                : null;
-            if (name is null) return Results.Json(new ApiError("a station operator token is required (Authorization: Bearer …)"), statusCode: StatusCodes.Status401Unauthorized);
-            http.Items[OperatorItem] = name;
-            return await next(context);
-        });
+        var group = app.MapGroup("/api/approvals").RequireStationOperator();
         group.MapGet("", (string? state, ApprovalStore approvals) =>
             state is null or ApprovalStates.Pending or ApprovalStates.Approved or ApprovalStates.Rejected
                 ? Results.Ok(approvals.List(state))
@@ -41,7 +29,7 @@ public static class ApprovalEndpoints
 
     private static IResult Decide(string digest, string state, string? reason, HttpContext http, ApprovalStore approvals)
     {
-        var by = (string)http.Items[OperatorItem]!;
+        var by = StationOperators.NameOf(http);
         return approvals.Decide(digest, state, by, reason?.Trim()) is { } decided
             ? Results.Ok(decided)
             : Results.NotFound(new ApiError($"no image {digest} was inspected here"));

@@ -1,6 +1,8 @@
 using System.IO.Compression;
 using System.Text.Json;
 using Dapper;
+using System.Text.Json.Nodes;
+using HealthTrain.Station.Audit;
 using HealthTrain.Station.Storage;
 using HealthTrain.Trains.Protocol;
 
@@ -71,6 +73,14 @@ public sealed class ApprovalStore(StationDatabase db)
         if (changed == 0) return null;
         c.Execute("INSERT INTO approval_events (digest, decision, decided_by, decided_at, reason) VALUES (@digest, @state, @decidedBy, @now, @reason)",
             new { digest, state, decidedBy, now, reason }, tx);
+        var (train, version, repository) = c.QuerySingle<(string, string, string)>("SELECT train, version, repository FROM approvals WHERE digest = @digest", new { digest }, tx);
+        StationAudit.Record(c, tx, state == ApprovalStates.Approved ? AuditKinds.ApprovalApproved : AuditKinds.ApprovalRejected, null, null, train, version, digest,
+            decidedBy, new JsonObject
+            {
+                // Policy rules decide under the name policy:RULE (ApprovalGate); anything else is a person's operator token.
+                ["by"] = decidedBy, ["via"] = decidedBy.StartsWith("policy:", StringComparison.Ordinal) ? "policy" : "person",
+                ["reason"] = reason, ["repository"] = repository, ["waitingJobs"] = new JsonArray([.. WaitingJobs(c, digest, tx).Select(j => JsonValue.Create(j))]),
+            });
         tx.Commit();
         return Find(digest);
     }
@@ -136,8 +146,8 @@ public sealed class ApprovalStore(StationDatabase db)
             .Select(r => new ParkedJob(JsonSerializer.Deserialize<JobAssignment>(r.Json, ProtocolJson.Api)!, r.Digest, r.ParkedAt, r.WaitUntil)).ToList();
     }
 
-    private static List<long> WaitingJobs(Microsoft.Data.Sqlite.SqliteConnection c, string digest) =>
-        c.Query<long>("SELECT job_id FROM parked_jobs WHERE digest = @digest ORDER BY job_id", new { digest }).AsList();
+    private static List<long> WaitingJobs(Microsoft.Data.Sqlite.SqliteConnection c, string digest, Microsoft.Data.Sqlite.SqliteTransaction? tx = null) =>
+        c.Query<long>("SELECT job_id FROM parked_jobs WHERE digest = @digest ORDER BY job_id", new { digest }, tx).AsList();
 
     private sealed record Row(string Digest, string Repository, string Train, string Version, string Kind, string Author, string State,
         DateTimeOffset RequestedAt, string? DecidedBy, DateTimeOffset? DecidedAt, string? Reason, string SignersJson, string ReportJson)

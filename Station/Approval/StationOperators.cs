@@ -39,4 +39,28 @@ public sealed class StationOperators
     }
 
     private static byte[] Hash(string token) => SHA256.HashData(Encoding.UTF8.GetBytes(token));
+
+    private const string OperatorItem = "station-operator";
+
+    /// <summary>The operator who made the request, once <see cref="StationOperatorEndpoints.RequireStationOperator"/> let it through.</summary>
+    public static string NameOf(HttpContext http) => (string)http.Items[OperatorItem]!;
+
+    internal static void SetName(HttpContext http, string name) => http.Items[OperatorItem] = name;
+}
+
+/// <summary>The station's own API is for its operators only: every call needs an operator token.</summary>
+public static class StationOperatorEndpoints
+{
+    /// <summary>Refuses, with 401, calls to the group that carry no valid operator token; records the operator's name for the rest.</summary>
+    public static RouteGroupBuilder RequireStationOperator(this RouteGroupBuilder group) => group.AddEndpointFilter(async (context, next) =>
+    {
+        var http = context.HttpContext;
+        var header = http.Request.Headers.Authorization.ToString();
+        var name = header.StartsWith("Bearer ", StringComparison.Ordinal)
+            ? http.RequestServices.GetRequiredService<StationOperators>().Authenticate(header["Bearer ".Length..].Trim())
+            : null;
+        if (name is null) return Results.Json(new HealthTrain.Trains.Protocol.ApiError("a station operator token is required (Authorization: Bearer …)"), statusCode: StatusCodes.Status401Unauthorized);
+        StationOperators.SetName(http, name);
+        return await next(context);
+    });
 }

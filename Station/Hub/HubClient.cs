@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using HealthTrain.Trains.Protocol;
+using HealthTrain.Trains.Protocol.Ledger;
 
 namespace HealthTrain.Station.Hub;
 
@@ -82,6 +83,30 @@ public sealed class HubClient
     {
         using var response = await _http.PostAsJsonAsync($"/api/station/jobs/{jobId}/failure", report, ProtocolJson.Api, ct);
         await EnsureOk(response, ct);
+    }
+
+    /// <summary>The hub's ledger key, to pin on first use when the station's configuration names none.</summary>
+    public async Task<LedgerKey> LedgerKeyAsync(CancellationToken ct)
+    {
+        using var response = await _http.GetAsync("/api/ledger/key", ct);
+        await EnsureOk(response, ct);
+        return await response.Content.ReadFromJsonAsync<LedgerKey>(ProtocolJson.Api, ct) ?? throw new InvalidOperationException("the hub sent no ledger key");
+    }
+
+    /// <summary>Receipts of this station's own ledger entries after index <paramref name="after"/>, oldest first.</summary>
+    public async Task<IReadOnlyList<LedgerReceipt>> ReceiptsAsync(long after, int count, CancellationToken ct)
+    {
+        using var response = await _http.GetAsync($"/api/station/receipts?after={after}&count={count}", ct);
+        await EnsureOk(response, ct);
+        return await response.Content.ReadFromJsonAsync<List<LedgerReceipt>>(ProtocolJson.Api, ct) ?? [];
+    }
+
+    /// <summary>The hub's proof that its tree of <paramref name="from"/> entries is a prefix of its tree of <paramref name="to"/>.</summary>
+    public async Task<ConsistencyProof> ConsistencyProofAsync(long from, long to, CancellationToken ct)
+    {
+        using var response = await _http.GetAsync($"/api/ledger/proof/consistency?from={from}&to={to}", ct);
+        await EnsureOk(response, ct);
+        return await response.Content.ReadFromJsonAsync<ConsistencyProof>(ProtocolJson.Api, ct) ?? throw new InvalidOperationException("the hub sent no consistency proof");
     }
 
     private static async Task EnsureOk(HttpResponseMessage response, CancellationToken ct)

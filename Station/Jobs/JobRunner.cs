@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
+using System.Text.Json.Nodes;
+using HealthTrain.Station.Audit;
 using HealthTrain.Station.Approval;
 using HealthTrain.Station.Disclosure;
 using HealthTrain.Station.Execution;
@@ -11,8 +13,16 @@ using HealthTrain.Trains.Protocol.Signing;
 
 namespace HealthTrain.Station.Jobs;
 
-/// <summary>A finished job's result, and for a training train the update file waiting in the outbox for upload.</summary>
-public sealed record JobOutcome(JobResultUpload Result, string? UpdateFile);
+/// <summary>
+/// A finished job's result, and for a training train the update file waiting in the outbox for upload; with what the
+/// station checked before letting them out and, for an update released with differential privacy, how it was noised.
+/// </summary>
+public sealed record JobOutcome(JobResultUpload Result, string? UpdateFile)
+{
+    public IReadOnlyList<string> Checks { get; init; } = [];
+
+    public JsonObject? Privacy { get; init; }
+}
 
 /// <summary>A job whose image is local, matches the hub's manifest and carries trusted signatures: ready for a decision.</summary>
 public sealed record PreparedJob(JobAssignment Job, string Repository, TrainManifest Manifest, LocalTrainImage Image, string TrainUser,
@@ -24,7 +34,7 @@ public sealed record PreparedJob(JobAssignment Job, string Repository, TrainMani
 /// locked down, and collect only what it declared (<see cref="ExecuteAsync"/>).
 /// </summary>
 public sealed class JobRunner(TrainImages images, ITrainExecutor executor, TrainInputs inputs, GpuAllocator gpus, TrainInspector inspector,
-    ApprovalStore approvals, IGlobalModels globalModels, StationPrivacy privacy, StationDisclosure disclosure, StationOptions options,
+    ApprovalStore approvals, IGlobalModels globalModels, StationPrivacy privacy, StationDisclosure disclosure, StationAudit audit, StationOptions options,
     ILogger<JobRunner> log)
 {
     public async Task<PreparedJob> PrepareAsync(JobAssignment job, CancellationToken ct)
@@ -139,12 +149,18 @@ public sealed class JobRunner(TrainImages images, ITrainExecutor executor, Train
             if (manifest.Kind == TrainKinds.Training)
             {
                 var training = OutputCollector.CollectTraining(outputDir, manifest, options.MaxOutputBytes, options.MaxOutputFiles);
+                JsonObject? noised = null;
                 if (privacy.Enabled)
                 {
                     var global = Path.Combine(inputDir, TrainingOutput.GlobalModelPath);
                     var release = privacy.Release(job, manifest, training.UpdatePath, File.Exists(global) ? global : null);
                     log.LogInformation("job {Job}: update released with differential privacy: norm {Norm:G4}, scaled by {Scale:G4}, noise σ {Sigma:G4}",
                         job.JobId, release.UpdateNorm, release.ClipScale, release.NoiseStandardDeviation);
+                    noised = new JsonObject
+                    {
+                        ["mechanism"] = "gaussian", ["clipNorm"] = options.Privacy.ClipNorm, ["updateNorm"] = release.UpdateNorm,
+                        ["clipScale"] = release.ClipScale, ["clipped"] = release.Clipped, ["noiseStandardDeviation"] = release.NoiseStandardDeviation,
+                    };
                 }
                 var outbox = Directory.CreateDirectory(Path.Combine(options.DataDir, "outbox")).FullName;
                 var updateFile = Path.Combine(outbox, $"job-{job.JobId.ToString(System.Globalization.CultureInfo.InvariantCulture)}.safetensors");
@@ -157,12 +173,12 @@ public sealed class JobRunner(TrainImages images, ITrainExecutor executor, Train
                 return new JobOutcome(new JobResultUpload(trainingStatistics, timings, given)
                 {
                     Update = new ModelUpdateSummary("", training.Samples, training.Metrics),
-                }, updateFile);
+                }, updateFile) { Checks = TrainingChecks, Privacy = noised };
             }
             var statistics = disclosure.Release(job, manifest, OutputCollector.CollectStatistics(outputDir, manifest, options.MaxOutputBytes, options.MaxOutputFiles));
             timings = timings with { CollectMs = step.ElapsedMilliseconds, TotalMs = timings.PullMs + timings.InspectMs + total.ElapsedMilliseconds };
             log.LogInformation("job {Job}: {Train} {Version} finished in {Ms} ms (train {RunMs} ms)", job.JobId, job.TrainName, job.TrainVersion, timings.TotalMs, timings.RunMs);
-            return new JobOutcome(new JobResultUpload(statistics, timings, given), null);
+            return new JobOutcome(new JobResultUpload(statistics, timings, given), null) { Checks = StatisticsChecks };
         }
         catch (JobFailedException e) when (e.Stage != "inspect")
         {
@@ -174,6 +190,15 @@ public sealed class JobRunner(TrainImages images, ITrainExecutor executor, Train
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { log.LogWarning(e, "could not remove {Dir}", jobDir); }
         }
     }
+
+    /// <summary>What the station checks in a statistics train's output before it leaves (Jobs/OutputCollector), as its audit log names it.</summary>
+    private static readonly IReadOnlyList<string> StatisticsChecks =
+        ["only the declared statistics file", "no links, pipes, sockets, devices or hard links", "output size and entry caps", "statistics match the manifest"];
+
+    /// <summary>What the station checks in a training train's output before it leaves (Jobs/OutputCollector, TensorOutputCheck).</summary>
+    private static readonly IReadOnlyList<string> TrainingChecks =
+        ["only the declared update, metrics and statistics files", "no links, pipes, sockets, devices or hard links", "output size and entry caps",
+         "update tensors exactly as declared (names, shapes, dtypes)", "no NaN or infinite values"];
 
     /// <summary>Waits for enough free GPUs; jobs asking for none get an empty lease at once.</summary>
     private async Task<GpuLease> LeaseGpusAsync(int count, CancellationToken ct)
@@ -233,7 +258,14 @@ public sealed class JobRunner(TrainImages images, ITrainExecutor executor, Train
             }
             var given = await inputs.WriteAsync(inputDir, plan, ct);
             foreach (var g in given)
+            {
                 log.LogInformation("job {Job}: gave the train {Rows} rows of '{Name}'", job.JobId, g.Rows, g.Name);
+                audit.Record(AuditKinds.ViewMaterialized, job, new JsonObject
+                {
+                    ["name"] = g.Name, ["kind"] = g.Kind, ["resourceType"] = g.ResourceType, ["rows"] = g.Rows,
+                    ["columns"] = new JsonArray([.. g.Columns.Select(col => JsonValue.Create(col))]),
+                });
+            }
             foreach (var path in Directory.EnumerateFileSystemEntries(inputDir, "*", SearchOption.AllDirectories))
                 File.SetUnixFileMode(path, Directory.Exists(path)
                     ? UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute

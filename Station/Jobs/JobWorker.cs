@@ -1,4 +1,10 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using HealthTrain.Station.Approval;
+using HealthTrain.Station.Audit;
+using HealthTrain.Station.Receipts;
 using HealthTrain.Station.Fhir;
 using HealthTrain.Station.Hub;
 using HealthTrain.Trains.Protocol;
@@ -12,7 +18,7 @@ namespace HealthTrain.Station.Jobs;
 /// hub, success or failure, so a run never waits on a silent station.
 /// </summary>
 public sealed class JobWorker(HubClient hub, JobRunner runner, ApprovalGate gate, ApprovalStore approvals, FhirStore store, StationOptions options,
-    StationStatus status, ILogger<JobWorker> log) : BackgroundService
+    StationStatus status, StationAudit audit, ReceiptCollector receipts, ILogger<JobWorker> log) : BackgroundService
 {
     private static readonly TimeSpan Backoff = TimeSpan.FromSeconds(2);
 
@@ -30,6 +36,8 @@ public sealed class JobWorker(HubClient hub, JobRunner runner, ApprovalGate gate
             log.LogInformation("loaded FHIR folder {Dir}: {Report}", options.FhirDir, report);
         }
         status.Set("ready");
+        // Receipts of entries a previous run of the station did not collect (a crash between a report and its receipt).
+        await CollectReceiptsAsync(ct);
 
         while (!ct.IsCancellationRequested)
         {
@@ -100,19 +108,35 @@ public sealed class JobWorker(HubClient hub, JobRunner runner, ApprovalGate gate
                     var result = outcome.Result;
                     if (outcome.UpdateFile is { } updateFile)
                     {
+                        // Recorded before it leaves: once sent, the station cannot take it back, whatever the hub answers.
+                        audit.Record(AuditKinds.UpdateReleased, job, Released("model-update", FileDigest(updateFile), new FileInfo(updateFile).Length, outcome));
                         // A result that cost a whole train run is not thrown away because the hub was briefly unreachable.
                         var (digest, refused) = await WithRetriesAsync("upload the update of", job, () => hub.UploadUpdateAsync(job.JobId, updateFile, ct), ct);
                         File.Delete(updateFile);
                         if (refused is not null)
                         {
                             log.LogWarning("job {Job}: the hub refused the update: {Refusal}", job.JobId, refused);
+                            audit.Record(AuditKinds.JobFailed, job, new JsonObject { ["stage"] = "hub", ["reason"] = "the hub refused the update: " + refused });
                             status.JobDone(false);
                             return;
                         }
                         result = result with { Update = result.Update! with { Digest = digest! } };
                     }
+                    var resultBytes = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(result.Statistics, ProtocolJson.Options));
+                    var released = Released(outcome.UpdateFile is null ? "statistics" : "training-result",
+                        "sha256:" + Convert.ToHexStringLower(SHA256.HashData(resultBytes)), resultBytes.Length, outcome);
+                    if (result.Update is { } update)
+                    {
+                        released["update"] = update.Digest;
+                        released["samples"] = update.Samples;
+                    }
+                    audit.Record(AuditKinds.ResultReleased, job, released);
                     var refusal = await WithRetriesAsync("upload the result of", job, () => hub.ResultAsync(job.JobId, result, ct), ct);
-                    if (refusal is not null) log.LogWarning("job {Job}: the hub refused the result: {Refusal}", job.JobId, refusal);
+                    if (refusal is not null)
+                    {
+                        log.LogWarning("job {Job}: the hub refused the result: {Refusal}", job.JobId, refusal);
+                        audit.Record(AuditKinds.JobFailed, job, new JsonObject { ["stage"] = "hub", ["reason"] = "the hub refused the result: " + refusal });
+                    }
                     status.JobDone(refusal is null);
                     return;
             }
@@ -130,6 +154,39 @@ public sealed class JobWorker(HubClient hub, JobRunner runner, ApprovalGate gate
         finally
         {
             status.Set("ready");
+            await CollectReceiptsAsync(ct);
+        }
+    }
+
+    /// <summary>What a release record says: kind, digest and size of what left, what was checked, how it was noised.</summary>
+    private static JsonObject Released(string manifestKind, string digest, long bytes, JobOutcome outcome)
+    {
+        var details = new JsonObject
+        {
+            ["kind"] = manifestKind, ["digest"] = digest, ["bytes"] = bytes,
+            ["checks"] = new JsonArray([.. outcome.Checks.Select(c => JsonValue.Create(c))]),
+        };
+        if (outcome.Privacy is { } privacy) details["privacy"] = privacy.DeepClone();
+        return details;
+    }
+
+    private static string FileDigest(string path)
+    {
+        using var file = File.OpenRead(path);
+        return "sha256:" + Convert.ToHexStringLower(SHA256.HashData(file));
+    }
+
+    /// <summary>Collects the receipts of the entries this station's reports caused; the hub keeps them, so a failure here only delays them.</summary>
+    private async Task CollectReceiptsAsync(CancellationToken ct)
+    {
+        try
+        {
+            var kept = await receipts.CollectAsync(ct);
+            if (kept > 0) log.LogDebug("kept {Count} ledger receipts", kept);
+        }
+        catch (Exception e) when (!ct.IsCancellationRequested)
+        {
+            log.LogWarning("could not collect ledger receipts from the hub: {Error}", e.Message);
         }
     }
 
@@ -172,6 +229,11 @@ public sealed class JobWorker(HubClient hub, JobRunner runner, ApprovalGate gate
     private async Task ReportFailureAsync(JobAssignment job, JobFailureReport report, CancellationToken ct)
     {
         status.JobDone(false);
+        // A train that ran and failed is a failure; one stopped before it ran was refused here (as the hub's ledger says too).
+        audit.Record(report.Stage is "run" or "collect" ? AuditKinds.JobFailed : AuditKinds.JobRefused, job, new JsonObject
+        {
+            ["stage"] = report.Stage, ["reason"] = report.Reason, ["exitCode"] = report.ExitCode,
+        });
         try
         {
             await WithRetriesAsync("report the failure of", job, async () => { await hub.FailureAsync(job.JobId, report, ct); return true; }, ct);

@@ -64,5 +64,39 @@ internal static class StationSchema
             );
             CREATE INDEX suppressed_cells_job ON suppressed_cells (job_id);
             """),
+        // The hub's ledger key as pinned here, the receipts of this station's own ledger entries (Station/Receipts), and the
+        // station's own audit log (Station/Audit), independent of the hub.
+        (3, """
+            CREATE TABLE ledger_pin (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                key_id TEXT NOT NULL,
+                public_key_pem TEXT NOT NULL,
+                source TEXT NOT NULL,
+                pinned_at TEXT NOT NULL
+            );
+            CREATE TABLE ledger_receipts (
+                idx INTEGER PRIMARY KEY,
+                kind TEXT NOT NULL,
+                subject TEXT NOT NULL,
+                tree_size INTEGER NOT NULL,
+                receipt_json TEXT NOT NULL,
+                received_at TEXT NOT NULL,
+                problem TEXT NULL
+            );
+            CREATE TABLE audit_events (
+                id INTEGER PRIMARY KEY,
+                at TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                job_id INTEGER NULL,
+                run_id INTEGER NULL,
+                train TEXT NULL,
+                train_version TEXT NULL,
+                digest TEXT NULL,
+                actor TEXT NOT NULL,
+                details_json TEXT NOT NULL
+            );
+            CREATE INDEX audit_events_job ON audit_events (job_id);
+            CREATE INDEX audit_events_train ON audit_events (train, id);
+            """),
     ];
 }

@@ -104,9 +104,12 @@ internal static class Usage
           healthtrain model list [--run RUN] | model show REF | model pull REF --out FILE   REF: sha256:… or RUN/ROUND
           healthtrain run watch|show|results RUN [--json]
           healthtrain run prov RUN                 the run's provenance as W3C PROV-JSON
+          healthtrain model prov REF               one model version's lineage as W3C PROV-JSON
           healthtrain run list
           healthtrain station list                 stations you can run at
-          healthtrain ledger verify [--state FILE] check the hub's provenance ledger (exit 1: tampered)
+          healthtrain ledger verify [--state FILE] [--receipts FILE|DIR]... [--station URL --station-token T]
+                                                   check the hub's provenance ledger (exit 1: tampered), also against
+                                                   receipts kept by stations (exported, or straight from a station)
           healthtrain ledger show [--from N] [--count N]   list ledger entries
 
         Hub operators:
@@ -120,6 +123,9 @@ internal static class Usage
           healthtrain station approvals show DIGEST          the inspection report: signers, layers, config, manifest, changes
           healthtrain station approvals approve DIGEST [--reason TEXT]
           healthtrain station approvals reject DIGEST --reason TEXT
+          healthtrain station audit [--job N] [--train NAME] [--kind K] [--limit N] [--json]
+                                                   the station's own audit log: views given, decisions, releases, refusals
+          healthtrain station receipts [--out FILE]   receipts of the station's ledger entries (--out: for ledger verify --receipts)
 
         Data:
           healthtrain data split SRC --parts N --out DIR   split Synthea bundles into N sites by city

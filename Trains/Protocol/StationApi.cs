@@ -46,3 +46,27 @@ public sealed record ApprovalInfo(string Digest, string Repository, string Train
 
 /// <summary>An operator's decision at the station.</summary>
 public sealed record ApprovalDecision(string? Reason);
+
+/// <summary>
+/// One record of the station's own audit log, kept in station.db independently of the hub: a view materialized for a
+/// job (with its row count), an approval or rejection (who, and whether a person or a policy rule), a release (what
+/// left the station, its digest and size, what was checked or noised), a refusal or failure.
+/// </summary>
+/// <param name="Id">Ascending in the order the station recorded.</param>
+/// <param name="At">When the station recorded it.</param>
+/// <param name="Kind">What happened (<c>view.materialized</c>, <c>approval.approved</c>, <c>result.released</c>, …).</param>
+/// <param name="JobId">The hub's job, when the record concerns one.</param>
+/// <param name="RunId">The hub's run of that job.</param>
+/// <param name="Train">The train's name.</param>
+/// <param name="TrainVersion">The train's version.</param>
+/// <param name="Digest">The image digest the record concerns.</param>
+/// <param name="Actor">Who decided or acted: an operator's name, <c>policy:RULE</c>, or the station itself.</param>
+/// <param name="Details">What the record says beyond its columns.</param>
+public sealed record StationAuditRecord(long Id, DateTimeOffset At, string Kind, long? JobId, long? RunId, string? Train, string? TrainVersion,
+    string? Digest, string Actor, System.Text.Json.Nodes.JsonObject Details);
+
+/// <summary>
+/// A ledger receipt the station keeps for one of its own entries at the hub, with what the station made of it:
+/// <see cref="Problem"/> is null when the receipt checked out against the pinned hub ledger key.
+/// </summary>
+public sealed record StationReceipt(Ledger.LedgerReceipt Receipt, string Kind, string Subject, DateTimeOffset ReceivedAt, string? Problem);

@@ -71,6 +71,24 @@ public sealed class FederatedTrainingTests(FederationFixture f)
         Assert.Equal(0, await ModelCommands.RunAsync(new CliArgs(["pull", $"{run.Id}/{Rounds}", "--out", file,
             "--hub", f.Federation.HubUrl.ToString(), "--token", f.Alice.Connection.Token]), pulled));
         Assert.Contains($"{versions[^1].Digest}, verified", pulled.ToString());
+
+        // The last version's provenance: derived from the version before it and from its round's three updates, with ledger entries.
+        var provText = new StringWriter();
+        Assert.Equal(0, await ModelCommands.RunAsync(new CliArgs(["prov", $"{run.Id}/{Rounds}",
+            "--hub", f.Federation.HubUrl.ToString(), "--token", f.Alice.Connection.Token]), provText));
+        var prov = System.Text.Json.Nodes.JsonNode.Parse(provText.ToString())!.AsObject();
+        var last = $"ht:model/{versions[^1].Digest}/run/{run.Id}/round/{Rounds}";
+        var before = $"ht:model/{versions[^2].Digest}/run/{run.Id}/round/{Rounds - 1}";
+        Assert.Equal(last, prov["ht:subject"]!.GetValue<string>());
+        Assert.Equal(entries.Single(e => e.Kind == LedgerKinds.ModelVersioned && e.Subject == $"model/{versions[^1].Id}").Index,
+            prov["entity"]![last]!["ht:ledgerEntry"]!.GetValue<long>());
+        var sources = prov["wasDerivedFrom"]!.AsObject().Select(d => d.Value!).Where(d => d["prov:generatedEntity"]!.GetValue<string>() == last)
+            .Select(d => d["prov:usedEntity"]!.GetValue<string>()).ToList();
+        Assert.Contains(before, sources);
+        Assert.Equal(3, sources.Count(s => s.StartsWith("ht:result/job/", StringComparison.Ordinal)));
+        // Each station ran its jobs under an approval that names who decided.
+        Assert.All(prov["activity"]!.AsObject().Where(a => a.Key.StartsWith("ht:approval/", StringComparison.Ordinal)),
+            a => Assert.False(string.IsNullOrEmpty(a.Value!["ht:decidedBy"]!.GetValue<string>())));
     }
 
     [Fact]

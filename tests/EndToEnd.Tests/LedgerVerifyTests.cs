@@ -3,14 +3,17 @@ using HealthTrain.Cli;
 using HealthTrain.Cli.Commands;
 using HealthTrain.Cli.Demo;
 using HealthTrain.Cli.Hub;
+using HealthTrain.Hub.Ledger;
+using HealthTrain.Hub.Storage;
 using HealthTrain.Trains.Protocol;
+using HealthTrain.Trains.Protocol.Ledger;
 using Microsoft.Data.Sqlite;
 
 namespace HealthTrain.EndToEnd.Tests;
 
 /// <summary>
 /// <c>healthtrain ledger verify</c> against a hub whose database is tampered with directly. Each test runs its own small
-/// federation (no stations): the shared fixture's hub serves the other tests and must stay sound; the fixture only lends its built images.
+/// federation (one station at most): the shared fixture's hub serves the other tests and must stay sound; the fixture only lends its built images.
 /// </summary>
 [Collection(FederationCollection.Name)]
 public sealed partial class LedgerVerifyTests(FederationFixture f)
@@ -29,12 +32,49 @@ public sealed partial class LedgerVerifyTests(FederationFixture f)
             for (var i = 0; i < count; i++) await Researcher.StartRunAsync(new RunRequest(TrainId, ["absent-station"]));
         }
 
-        public async Task<(int Code, string Output)> VerifyAsync(string? statePath = null)
+        public async Task<(int Code, string Output)> VerifyAsync(string? statePath = null, params string[] extra)
         {
             var text = new StringWriter();
             var code = await LedgerCommands.RunAsync("verify", new CliArgs(["verify", "--hub", Federation.HubUrl.ToString(),
-                "--token", Researcher.Connection.Token, "--state", statePath ?? StatePath]), text);
+                "--token", Researcher.Connection.Token, "--state", statePath ?? StatePath, .. extra]), text);
             return (code, text.ToString());
+        }
+
+        /// <summary>
+        /// What a hub holding its own ledger key can do: rebuild the whole ledger with entry <paramref name="index"/> rewritten,
+        /// every tree node recomputed and every head signed again, and put it in place of the real one in its database.
+        /// </summary>
+        public void Forge(long index, Func<LedgerEntry, LedgerStatement> rewrite)
+        {
+            var signer = LedgerSigner.LoadOrCreate(Path.Combine(Root, "hub", "ledger-key.pem"));
+            var forgedPath = Path.Combine(Root, "forged", "hub.db");
+            var forged = new HubDatabase(forgedPath);
+            forged.Migrate();
+            var store = new LedgerStore(forged, signer);
+            var leaves = new List<byte[]>();
+            using (var c = new SqliteConnection($"Data Source={Database};Pooling=False"))
+            {
+                c.Open();
+                using var command = c.CreateCommand();
+                command.CommandText = "SELECT leaf FROM ledger_entries ORDER BY idx";
+                using var reader = command.ExecuteReader();
+                while (reader.Read()) leaves.Add((byte[])reader[0]);
+            }
+            foreach (var leaf in leaves)
+            {
+                var entry = LedgerEntry.Parse(leaf);
+                store.Append(entry.Index == index ? signer.SignStatement(rewrite(entry)) : entry.Signed);
+            }
+            SqliteConnection.ClearAllPools();
+            Sql("""
+                ATTACH DATABASE $forged AS forged;
+                BEGIN IMMEDIATE;
+                DELETE FROM ledger_entries; INSERT INTO ledger_entries SELECT * FROM forged.ledger_entries;
+                DELETE FROM ledger_nodes; INSERT INTO ledger_nodes SELECT * FROM forged.ledger_nodes;
+                DELETE FROM ledger_heads; INSERT INTO ledger_heads SELECT * FROM forged.ledger_heads;
+                COMMIT;
+                DETACH DATABASE forged;
+                """, ("$forged", forgedPath));
         }
 
         public void Sql(string sql, params (string Name, object Value)[] parameters)
@@ -184,5 +224,65 @@ public sealed partial class LedgerVerifyTests(FederationFixture f)
         Assert.Contains("history was rewritten", output);
         Assert.Contains("size 9", output);
         Assert.Equal(state, File.ReadAllText(fed.StatePath));
+    }
+
+    [Fact]
+    public async Task A_stations_receipts_catch_a_hub_that_rewrote_one_of_its_entries_and_re_signed_the_ledger()
+    {
+        await using var fed = await StartAsync(runs: 0);
+        var station = await fed.Federation.AddStationAsync("receipt-clinic", Path.Combine(f.Root, "tiny-clinic-data"));
+        var stationUrl = $"http://{station.StatusUrl.Authority}";
+        var token = LocalFederation.OperatorTokenOf(station);
+        var run = await fed.Researcher.StartRunAsync(new RunRequest(fed.TrainId, ["receipt-clinic"]));
+        var done = await fed.Researcher.WaitForRunAsync(run.Id, null, TimeSpan.FromMinutes(3));
+        Assert.True(done.State == RunStates.Completed, string.Join("; ", done.Jobs.Select(j => $"{j.State} {j.Error}")));
+        var jobId = Assert.Single(done.Jobs).Id;
+
+        // The station collects its receipts right after its reports.
+        using var http = StationConnection.Connect(new Uri(stationUrl), token);
+        List<StationReceipt> kept = [];
+        var deadline = DateTimeOffset.UtcNow.AddSeconds(30);
+        while (!(kept = await StationConnection.ReceiptsAsync(http)).Any(r => r.Kind == LedgerKinds.ResultUploaded) && DateTimeOffset.UtcNow < deadline)
+            await Task.Delay(250);
+        Assert.Equal([LedgerKinds.JobDispatched, LedgerKinds.ApprovalRecorded, LedgerKinds.ResultUploaded], kept.Select(r => r.Kind));
+        Assert.All(kept, r => Assert.Equal($"job/{jobId}", r.Subject));
+        Assert.All(kept, r => Assert.Null(r.Problem));
+        var result = kept.Single(r => r.Kind == LedgerKinds.ResultUploaded).Receipt;
+        var digest = result.Record.Parse().Payload["digest"]!.GetValue<string>();
+
+        // The station's own audit log says what it gave the train and what it let out: the digest the hub recorded.
+        var auditText = new StringWriter();
+        Assert.Equal(0, await StationAuditCommands.AuditAsync(new CliArgs(["audit", "--station", stationUrl, "--token", token, "--job", jobId.ToString(), "--json"], "json"), auditText));
+        var audit = System.Text.Json.JsonSerializer.Deserialize<List<StationAuditRecord>>(auditText.ToString(), ProtocolJson.Api)!;
+        Assert.Contains(audit, a => a.Kind == "view.materialized" && a.Details["rows"]!.GetValue<long>() > 0);
+        Assert.Equal(digest, audit.Single(a => a.Kind == "result.released").Details["digest"]!.GetValue<string>());
+
+        // Exported for later, and checked against the hub now: all sound.
+        var receiptsFile = Path.Combine(fed.Root, "receipt-clinic.receipts.json");
+        var export = new StringWriter();
+        Assert.Equal(0, await StationAuditCommands.ReceiptsAsync(new CliArgs(["receipts", "--station", stationUrl, "--token", token, "--out", receiptsFile]), export));
+        Assert.StartsWith("3 receipt(s) written", export.ToString());
+        var (code, output) = await fed.VerifyAsync(null, "--receipts", receiptsFile);
+        Assert.True(code == 0, output);
+        Assert.Contains("3 receipt(s) match", output);
+
+        // The hub rewrites the station's result digest in its SQLite database, rebuilds the tree and re-signs every head.
+        fed.Forge(result.Record.Index, e => new LedgerStatement(e.Kind, e.Actor, e.Subject, new System.Text.Json.Nodes.JsonObject { ["digest"] = "sha256:" + new string('0', 64) }, e.Timestamp));
+
+        // A client with no history and no receipts finds the forged ledger sound...
+        (code, output) = await fed.VerifyAsync(Path.Combine(fed.Root, "fresh-1.json"));
+        Assert.True(code == 0, output);
+        // ...the station's receipts, exported or straight from the station, name the entry.
+        (code, output) = await fed.VerifyAsync(Path.Combine(fed.Root, "fresh-2.json"), "--receipts", receiptsFile);
+        Assert.True(code == 1, output);
+        Assert.Equal([result.Record.Index], Named(output));
+        Assert.Contains("other bytes than the ones in its receipt", output);
+        (code, output) = await fed.VerifyAsync(Path.Combine(fed.Root, "fresh-3.json"), "--station", stationUrl, "--station-token", token);
+        Assert.True(code == 1, output);
+        Assert.Equal([result.Record.Index], Named(output));
+        // And the client that checked before the forgery sees history rewritten from that entry on.
+        (code, output) = await fed.VerifyAsync();
+        Assert.True(code == 1, output);
+        Assert.Contains("history was rewritten", output);
     }
 }

@@ -189,6 +189,7 @@ public sealed class StationInspectionTests(FederationFixture f) : IDisposable
             new TrainInputs(store, options), new GpuAllocator([]), inspector, approvals,
             new HubGlobalModels(new HealthTrain.Station.Hub.HubClient(new HttpClient(), options)), new HealthTrain.Station.Privacy.StationPrivacy(options),
             new HealthTrain.Station.Disclosure.StationDisclosure(options, db, NullLogger<HealthTrain.Station.Disclosure.StationDisclosure>.Instance),
+            new HealthTrain.Station.Audit.StationAudit(db),
             options, NullLogger<JobRunner>.Instance);
     }
 }

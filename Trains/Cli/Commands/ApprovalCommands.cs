@@ -1,4 +1,3 @@
-using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using HealthTrain.Trains.Protocol;
@@ -17,15 +16,10 @@ public static class ApprovalCommands
         var digest = verb is "show" or "approve" or "reject" ? args.Required(2, "the image digest (sha256:…, see station approvals list)") : null;
         var state = verb == "list" ? args.Option("state") : null;
         var reason = args.Option("reason");
-        var url = args.Option("station") ?? Environment.GetEnvironmentVariable("HEALTHTRAIN_STATION")
-            ?? throw new UsageException("--station URL is required (the station's own address, e.g. http://127.0.0.1:7100), or set HEALTHTRAIN_STATION");
-        var token = args.Option("token") is { } t ? t : Environment.GetEnvironmentVariable("HEALTHTRAIN_STATION_TOKEN")
-            ?? throw new UsageException("--token is required (the station operator's token, in the station's data folder as operator.token), or set HEALTHTRAIN_STATION_TOKEN");
+        using var http = StationConnection.Connect(args);
         args.RejectUnknown();
         if (verb == "reject" && string.IsNullOrWhiteSpace(reason)) throw new UsageException("--reason TEXT is required to reject: the researcher and the ledger read it");
 
-        using var http = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(30) };
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         switch (verb)
         {
             case "list":
@@ -81,19 +75,5 @@ public static class ApprovalCommands
         if (a.WaitingJobs.Count > 0) output.WriteLine($"  waiting jobs: {string.Join(", ", a.WaitingJobs)}");
     }
 
-    private static async Task<T> ReadAsync<T>(HttpResponseMessage response)
-    {
-        using (response)
-        {
-            var body = await response.Content.ReadAsStringAsync();
-            if (!response.IsSuccessStatusCode)
-            {
-                string message;
-                try { message = JsonSerializer.Deserialize<ApiError>(body, ProtocolJson.Api)?.Error ?? body; }
-                catch (JsonException) { message = body; }
-                throw new InvalidOperationException($"the station answered {(int)response.StatusCode}: {message}");
-            }
-            return JsonSerializer.Deserialize<T>(body, ProtocolJson.Api) ?? throw new InvalidOperationException("the station sent an empty answer");
-        }
-    }
+    private static Task<T> ReadAsync<T>(HttpResponseMessage response) => StationConnection.ReadAsync<T>(response);
 }

@@ -31,9 +31,11 @@ public static class IdentityCommands
 
     public static async Task<int> StationAsync(CliArgs args, TextWriter output)
     {
-        var verb = args.Required(0, "a station command: list|approvals");
+        var verb = args.Required(0, "a station command: list|approvals|audit|receipts");
         if (verb == "approvals") return await ApprovalCommands.RunAsync(args, output);
-        if (verb != "list") throw new UsageException($"unknown command 'station {verb}'; try: station list|approvals");
+        if (verb == "audit") return await StationAuditCommands.AuditAsync(args, output);
+        if (verb == "receipts") return await StationAuditCommands.ReceiptsAsync(args, output);
+        if (verb != "list") throw new UsageException($"unknown command 'station {verb}'; try: station list|approvals|audit|receipts");
         using var hub = new HubApiClient(HubProfile.Resolve(args));
         args.RejectUnknown();
         foreach (var s in await hub.ListStationsAsync())

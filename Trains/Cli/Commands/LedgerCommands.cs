@@ -24,9 +24,17 @@ public static class LedgerCommands
             {
                 var connection = HubProfile.Resolve(args);
                 var statePath = args.Option("state") ?? DefaultStatePath(connection.Url);
+                var receipts = StationAuditCommands.ReadReceipts(args.Options("receipts"));
+                using var station = args.Option("station") is not null ? StationConnection.Connect(args, "station", "station-token") : null;
                 args.RejectUnknown();
+                if (station is not null)
+                {
+                    var kept = await StationConnection.ReceiptsAsync(station);
+                    receipts.AddRange(kept.Select(r => r.Receipt));
+                    output.WriteLine($"{kept.Count} receipt(s) from the station at {station.BaseAddress}");
+                }
                 using var hub = new HubApiClient(connection);
-                return await VerifyAsync(hub, statePath, output);
+                return await VerifyAsync(hub, statePath, output, receipts);
             }
             case "show":
             {
@@ -46,7 +54,11 @@ public static class LedgerCommands
         Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".healthtrain",
             $"ledger-{string.Concat(hub.Host.Select(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' ? c : '_'))}_{hub.Port}.json");
 
-    public static async Task<int> VerifyAsync(HubApiClient hub, string statePath, TextWriter output, CancellationToken ct = default)
+    /// <summary>
+    /// Checks the hub's whole log against the pinned key, the last head this client found sound and the
+    /// <paramref name="receipts"/> kept by stations (or anyone): an entry changed, removed or moved since its receipt is named.
+    /// </summary>
+    public static async Task<int> VerifyAsync(HubApiClient hub, string statePath, TextWriter output, IReadOnlyList<LedgerReceipt>? receipts = null, CancellationToken ct = default)
     {
         var state = File.Exists(statePath)
             ? JsonSerializer.Deserialize<LedgerState>(await File.ReadAllTextAsync(statePath, ct), ProtocolJson.Api)
@@ -93,6 +105,7 @@ public static class LedgerCommands
             EntriesFrom = 0,
             EntriesTo = latest.TreeSize,
             Entries = entries,
+            Receipts = receipts ?? [],
             // The hub signs the statements it records with its ledger key; any other key is unknown to this client.
             ActorKeys = id => id == keyId ? pinned : null,
         };
@@ -117,7 +130,8 @@ public static class LedgerCommands
         var pem = state?.PublicKeyPem ?? key.PublicKeyPem;
         WriteState(statePath, new LedgerState(hub.Connection.Url.ToString(), keyId, pem, latest));
         output.WriteLine($"ledger OK: {latest.TreeSize} entries, root {Convert.ToHexStringLower(latest.RootHash)}"
-            + (trusted is null ? $" (key {keyId} pinned)" : $" (extends the head of {trusted.TreeSize} entries checked before)"));
+            + (trusted is null ? $" (key {keyId} pinned)" : $" (extends the head of {trusted.TreeSize} entries checked before)")
+            + (receipts is { Count: > 0 } ? $"; {receipts.Count} receipt(s) match" : ""));
         return 0;
     }
 

@@ -5,13 +5,13 @@ using HealthTrain.Trains.Protocol;
 
 namespace HealthTrain.Cli.Commands;
 
-/// <summary><c>healthtrain model list [--run RUN] | show REF | pull REF --out FILE</c>: the versioned models a run produced (REF: a digest or RUN/ROUND).</summary>
+/// <summary><c>healthtrain model list [--run RUN] | show REF | pull REF --out FILE | prov REF</c>: the versioned models a run produced (REF: a digest or RUN/ROUND).</summary>
 public static class ModelCommands
 {
     public static async Task<int> RunAsync(CliArgs args, TextWriter output)
     {
-        var verb = args.Required(0, "a model command: list|show|pull");
-        var reference = verb is "show" or "pull" ? args.Required(1, "the model: sha256:… or RUN/ROUND") : null;
+        var verb = args.Required(0, "a model command: list|show|pull|prov");
+        var reference = verb is "show" or "pull" or "prov" ? args.Required(1, "the model: sha256:… or RUN/ROUND") : null;
         var run = args.Option("run") is { } r ? long.Parse(r, CultureInfo.InvariantCulture) : (long?)null;
         var outPath = verb == "pull" ? args.Option("out") ?? throw new UsageException("--out FILE is required: where to write the model (safetensors)") : null;
         var json = args.Flag("json");
@@ -28,6 +28,9 @@ public static class ModelCommands
                     output.WriteLine($"run {v.RunId,-4} round {v.Round,-3} {v.Digest}  {v.Strategy,-12} {v.Contributors.Count} station(s), {v.Samples} samples{Metrics(v.Metrics, 3)}");
                 return 0;
             }
+            case "prov":
+                output.WriteLine((await hub.GetModelProvenanceAsync(reference!)).ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+                return 0;
             case "show":
             {
                 var v = await hub.GetModelAsync(reference!);

@@ -58,6 +58,10 @@ public sealed class HubApiClient(HubConnection connection) : IDisposable
         GetAsync<List<ModelVersionInfo>>("/api/models" + (run is null ? "" : $"?run={run}"), ct);
     public Task<ModelVersionInfo> GetModelAsync(string reference, CancellationToken ct = default) => GetAsync<ModelVersionInfo>($"/api/models/{reference}", ct);
 
+    /// <summary>One model version's lineage as W3C PROV-JSON.</summary>
+    public Task<System.Text.Json.Nodes.JsonObject> GetModelProvenanceAsync(string reference, CancellationToken ct = default) =>
+        GetAsync<System.Text.Json.Nodes.JsonObject>($"/api/models/{reference}/provenance", ct);
+
     /// <summary>Downloads a model version's safetensors file to <paramref name="path"/>.</summary>
     public async Task DownloadModelAsync(string reference, string path, CancellationToken ct = default)
     {

@@ -33,9 +33,11 @@ public sealed class LedgerEndpointsTests : IAsyncLifetime
         builder.Services.AddSingleton<Identities>();
         builder.Services.AddSingleton(f.Signer);
         builder.Services.AddSingleton<LedgerStore>();
+        builder.Services.AddSingleton<StationReceipts>();
         builder.Services.AddAuthentication(TokenAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, TokenAuthenticationHandler>(TokenAuthenticationHandler.SchemeName, null);
-        builder.Services.AddAuthorizationBuilder().AddPolicy("authenticated", p => p.RequireAuthenticatedUser());
+        builder.Services.AddAuthorizationBuilder().AddPolicy("authenticated", p => p.RequireAuthenticatedUser())
+            .AddPolicy(Roles.Station, p => p.RequireRole(Roles.Station));
         app = builder.Build();
         app.UseAuthentication();
         app.UseAuthorization();
@@ -105,12 +107,36 @@ public sealed class LedgerEndpointsTests : IAsyncLifetime
     [InlineData("/api/ledger/proof/consistency?from=3&to=2", HttpStatusCode.BadRequest)]
     [InlineData("/api/ledger/head?treeSize=9", HttpStatusCode.NotFound)]
     [InlineData("/api/ledger/entries?from=1&count=1000", HttpStatusCode.OK)]
+    [InlineData("/api/station/receipts?count=0", HttpStatusCode.BadRequest)]
+    [InlineData("/api/station/receipts?count=501", HttpStatusCode.BadRequest)]
+    [InlineData("/api/station/receipts?after=-1", HttpStatusCode.OK)]
     public async Task Bad_requests_are_answered_with_the_reason(string path, HttpStatusCode expected)
     {
         f.RecordMany(3);
         var response = await client.GetAsync(path);
         Assert.Equal(expected, response.StatusCode);
         if (expected != HttpStatusCode.OK) Assert.False(string.IsNullOrEmpty((await response.Content.ReadFromJsonAsync<ApiError>(Json))?.Error));
+    }
+
+    [Fact]
+    public async Task A_station_is_served_sound_receipts_of_its_own_entries_only()
+    {
+        var identities = new Identities(f.Db);
+        identities.Create("hospital-b", Roles.Station);
+        var (station, other) = (identities.FindByName("hospital-a")!, identities.FindByName("hospital-b")!);
+        var appended = f.RecordMany(6);
+        using (var c = f.Db.Open())
+        using (var tx = c.BeginTransaction())
+        {
+            foreach (var r in appended) StationReceipts.Keep(c, tx, r.Record.Index % 2 == 0 ? station.Id : other.Id, r);
+            tx.Commit();
+        }
+
+        var served = await Get<List<LedgerReceipt>>("/api/station/receipts?after=0");
+        Assert.Equal([2L, 4L], served.Select(r => r.Record.Index));
+        Assert.All(served, r => Assert.Null(r.Problem(f.Signer.PublicKey)));
+        Assert.Equal(appended[2].Record.Leaf, served[0].Record.Leaf);
+        Assert.Equal(appended[2].Head.TreeSize, served[0].Head.TreeSize);
     }
 
     private async Task<T> Get<T>(string path)

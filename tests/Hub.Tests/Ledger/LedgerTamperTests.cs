@@ -204,3 +204,111 @@ public sealed class LedgerTamperTests : IDisposable
         Assert.True(c.Execute(sql, parameters) > 0, $"no row changed: {sql}");
     }
 }
+
+/// <summary>
+/// A station keeps receipts of its own entries only (here every third entry) and holds no tree head of its own: its
+/// receipts alone must name the entry a hub changed, removed or moved — even a hub that rebuilt and re-signed its tree.
+/// </summary>
+public sealed class StationReceiptTamperTests : IDisposable
+{
+    private const int Size = 20;
+    private readonly LedgerFixture f = new();
+    private readonly List<LedgerReceipt> all;
+    private readonly List<LedgerReceipt> stations;
+
+    public StationReceiptTamperTests()
+    {
+        all = f.RecordMany(Size);
+        stations = [.. all.Where(r => r.Record.Index % 3 == 1)];
+    }
+
+    public void Dispose() => f.Dispose();
+
+    /// <summary>What <c>ledger verify --receipts</c> checks first: every entry the hub serves, no proofs, no trusted head.</summary>
+    private static LedgerAuditInput WithReceipts(LedgerFixture hub, IReadOnlyList<LedgerReceipt> receipts)
+    {
+        var latest = hub.Store.Head();
+        return new LedgerAuditInput(hub.Signer.PublicKey, latest)
+        {
+            Receipts = receipts,
+            EntriesFrom = 0,
+            EntriesTo = latest.TreeSize,
+            Entries = hub.Store.Entries(0, (int)latest.TreeSize),
+        };
+    }
+
+    [Fact]
+    public void Receipts_of_an_untouched_ledger_verify()
+    {
+        f.RecordMany(3, start: Size);
+        var verdict = LedgerVerifier.Verify(WithReceipts(f, stations));
+        Assert.True(verdict.Ok, string.Join("\n", verdict.Findings));
+    }
+
+    [Fact]
+    public void A_hub_that_rewrote_a_stations_entry_and_re_signed_everything_is_named_by_that_receipt()
+    {
+        using var forged = new LedgerFixture(f.Signer);
+        foreach (var r in all)
+        {
+            var original = r.Record.Parse();
+            if (original.Index == 7)
+                forged.Store.Record(original.Kind, original.Actor, original.Subject, new JsonObject { ["job"] = 7, ["station"] = "hospital-1", ["note"] = "rewritten" });
+            else
+                forged.Store.Append(original.Signed);
+        }
+
+        // Without receipts the forged ledger is internally sound: the hub holds its key.
+        Assert.True(LedgerVerifier.Verify(WithReceipts(forged, [])).Ok);
+
+        var verdict = LedgerVerifier.Verify(WithReceipts(forged, stations));
+        Assert.Equal([7L], verdict.BadEntries);
+        Assert.Contains(verdict.Findings, x => x is { Problem: LedgerProblem.EntryChanged, Index: 7 });
+    }
+
+    [Fact]
+    public void A_changed_byte_in_a_stations_entry_is_named()
+    {
+        var leaf = ReadLeaf(10);
+        leaf[Encoding.UTF8.GetString(leaf).IndexOf("\"job/10\"", StringComparison.Ordinal) + 5] ^= 0x01;
+        Exec("UPDATE ledger_entries SET leaf = @leaf WHERE idx = 10", new { leaf });
+
+        var verdict = LedgerVerifier.Verify(WithReceipts(f, stations));
+        Assert.Equal([10L], verdict.BadEntries);
+        Assert.Contains(verdict.Findings, x => x is { Problem: LedgerProblem.EntryChanged, Index: 10 });
+    }
+
+    [Fact]
+    public void A_removed_stations_entry_is_named()
+    {
+        Exec("DELETE FROM ledger_entries WHERE idx = 13");
+        var verdict = LedgerVerifier.Verify(WithReceipts(f, stations));
+        Assert.Equal([13L], verdict.BadEntries);
+        Assert.Contains(verdict.Findings, x => x is { Problem: LedgerProblem.EntryMissing, Index: 13 });
+    }
+
+    [Fact]
+    public void A_stations_entry_moved_to_another_position_is_named_at_both()
+    {
+        var (a, b) = (ReadLeaf(4), ReadLeaf(5));
+        Exec("UPDATE ledger_entries SET leaf = @leaf WHERE idx = 4", new { leaf = b });
+        Exec("UPDATE ledger_entries SET leaf = @leaf WHERE idx = 5", new { leaf = a });
+
+        var verdict = LedgerVerifier.Verify(WithReceipts(f, stations));
+        Assert.Equal([4L, 5L], verdict.BadEntries);
+        Assert.Contains(verdict.Findings, x => x is { Problem: LedgerProblem.EntryChanged, Index: 4 });
+        Assert.Contains(verdict.Findings, x => x is { Problem: LedgerProblem.EntryMisplaced, Index: 5 });
+    }
+
+    private byte[] ReadLeaf(long index)
+    {
+        using var c = f.Db.Open();
+        return c.ExecuteScalar<byte[]>("SELECT leaf FROM ledger_entries WHERE idx = @index", new { index })!;
+    }
+
+    private void Exec(string sql, object? parameters = null)
+    {
+        using var c = f.Db.Open();
+        Assert.True(c.Execute(sql, parameters) > 0, $"no row changed: {sql}");
+    }
+}
