@@ -1,7 +1,9 @@
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
+using HealthTrain.Cli.Output;
 using HealthTrain.Trains.Protocol;
+using Spectre.Console;
 
 namespace HealthTrain.Cli.Commands;
 
@@ -11,7 +13,7 @@ namespace HealthTrain.Cli.Commands;
 /// </summary>
 public static class ApprovalCommands
 {
-    public static async Task<int> RunAsync(CliArgs args, TextWriter output)
+    public static async Task<int> RunAsync(CliArgs args, TextWriter output, IAnsiConsole? terminal = null)
     {
         var verb = args.Positional.Count > 1 ? args.Positional[1] : "list";
         var digest = verb is "show" or "approve" or "reject" ? args.Required(2, "the image digest (sha256:…, see station approvals list)") : null;
@@ -31,11 +33,7 @@ public static class ApprovalCommands
             case "list":
             {
                 var list = await ReadAsync<List<ApprovalInfo>>(await http.GetAsync("/api/approvals" + (state is null ? "" : "?state=" + Uri.EscapeDataString(state))));
-                if (list.Count == 0) output.WriteLine(state is null ? "nothing inspected yet" : $"no {state} images");
-                foreach (var a in list)
-                    output.WriteLine($"{a.State,-9} {a.Digest}  {a.Repository}:{a.Version} ({a.Kind}) by {a.Author}"
-                        + (a.DecidedBy is null ? $", waiting since {a.RequestedAt:yyyy-MM-dd HH:mm}" : $", {a.DecidedBy} {a.DecidedAt:yyyy-MM-dd HH:mm}")
-                        + (a.WaitingJobs.Count > 0 ? $", {a.WaitingJobs.Count} job(s) waiting" : ""));
+                ApprovalList(list, state).Write(output, terminal);
                 return 0;
             }
             case "show":
@@ -51,6 +49,26 @@ public static class ApprovalCommands
             default:
                 throw new UsageException($"unknown command 'station approvals {verb}'; try: station approvals list|show|approve|reject");
         }
+    }
+
+    /// <summary>The approval queue as <c>station approvals list</c> shows it.</summary>
+    public static TextTable ApprovalList(IEnumerable<ApprovalInfo> approvals, string? state)
+    {
+        var table = new TextTable(
+        [
+            new TextColumn("state") { Align = -9, Style = StateStyles.For },
+            new TextColumn("digest") { Before = " " },
+            new TextColumn("train") { Before = "  " },
+            new TextColumn("kind") { Before = " (", After = ")" },
+            new TextColumn("author") { Before = " by " },
+            new TextColumn("decision") { Before = ", " },
+            new TextColumn("waiting jobs") { Before = ", ", After = " job(s) waiting", OmitEmpty = true },
+        ], emptyText: state is null ? "nothing inspected yet" : $"no {state} images");
+        foreach (var a in approvals)
+            table.Add(a.State, a.Digest, $"{a.Repository}:{a.Version}", a.Kind, a.Author,
+                a.DecidedBy is null ? $"waiting since {a.RequestedAt:yyyy-MM-dd HH:mm}" : $"{a.DecidedBy} {a.DecidedAt:yyyy-MM-dd HH:mm}",
+                a.WaitingJobs.Count > 0 ? a.WaitingJobs.Count.ToString(System.Globalization.CultureInfo.InvariantCulture) : "");
+        return table;
     }
 
     /// <summary>The inspection report, as an operator reads it before deciding.</summary>
