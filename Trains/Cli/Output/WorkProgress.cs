@@ -43,7 +43,11 @@ public static class WorkProgress
                     lock (gate)
                     {
                         if (!bars.TryGetValue(u.Layer, out var bar))
-                            bars[u.Layer] = bar = context.AddTask(Markup.Escape($"layer {u.Layer}"), maxValue: Math.Max(u.Total, 1));
+                        {
+                            // A layer the registry already has sends nothing: its step line says so, an empty bar would not.
+                            if (u.Total == 0) return;
+                            bars[u.Layer] = bar = context.AddTask(Markup.Escape($"layer {u.Layer}"), maxValue: u.Total);
+                        }
                         if (u.Total > 0) bar.MaxValue = u.Total;
                         bar.Value = u.Finished ? bar.MaxValue : u.Sent;
                         if (u.Finished) bar.StopTask();
