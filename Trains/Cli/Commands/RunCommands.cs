@@ -202,7 +202,7 @@ public static class RunCommands
         foreach (var job in run.Jobs)
         {
             var details = JobDetails(job).ToList();
-            if (details.Count > 0) parts.Add(new Panel(new Text(string.Join("\n", details))).Header(Markup.Escape($"job {job.Id} at {job.Station}")));
+            if (details.Count > 0) parts.Add(new Panel(new Text(string.Join("\n", details))).Header(Markup.Escape($"job {job.Id} at {job.Station}")).Expand());
         }
         return new Rows(parts);
     }

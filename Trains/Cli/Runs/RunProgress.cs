@@ -29,7 +29,7 @@ public static class RunProgress
     public static IRenderable Render(RunInfo run)
     {
         var rounds = new Table().Border(TableBorder.Rounded)
-            .AddColumns("round", "queued", "awaiting approval", "running", "done", "failed", "");
+            .AddColumns("round", "queued", "awaiting approval", "running", "done", "failed", "finished");
         foreach (var column in rounds.Columns.Skip(1).Take(5)) column.RightAligned();
         foreach (var r in Summarize(run))
         {
@@ -38,7 +38,7 @@ public static class RunProgress
                 new Text(Number(r.Running), r.Running > 0 ? new Style(Color.Yellow) : Style.Plain),
                 new Text(Number(r.Done), r.Done > 0 ? new Style(Color.Green) : Style.Plain),
                 new Text(Number(r.Failed), r.Failed > 0 ? new Style(Color.Red) : Style.Plain),
-                new Text(Bar(r.Done + r.Failed, r.Total, 20)));
+                new Text(Bar(r.Done + r.Failed, r.Total, 10)));
         }
         var jobs = new TextTable(RunCommands.JobStateColumns);
         foreach (var job in run.Jobs.OrderBy(j => j.Round).ThenBy(j => j.Station, StringComparer.Ordinal))

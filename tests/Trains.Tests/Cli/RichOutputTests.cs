@@ -96,7 +96,7 @@ public sealed class RichOutputTests
         Assert.Equal(0, code);
         Assert.Equal("run 7 completed" + Environment.NewLine, output.ToString());
         Assert.Contains("run 7: cohort-stats:1.1.0, completed", console.Output);
-        Assert.Contains("██████████████████ 2/2", console.Output);
+        Assert.Contains("██████████ 2/2", console.Output);
         Assert.DoesNotContain("  round 1 hospital-a", console.Output);
     }
 
