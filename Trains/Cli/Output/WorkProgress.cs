@@ -16,11 +16,16 @@ public static class WorkProgress
     public static async Task<T> StepsAsync<T>(TextWriter output, IAnsiConsole? terminal, string title, Func<IProgress<string>, Task<T>> work)
     {
         if (terminal is null) return await work(new ImmediateProgress<string>(output.WriteLine));
+        // Builders may report from parallel steps; one line at a time keeps the lines whole.
+        var gate = new object();
         return await terminal.Status().Spinner(Spinner.Known.Dots).StartAsync(Markup.Escape(title), async status =>
             await work(new ImmediateProgress<string>(step =>
             {
-                terminal.Write(new Text(step + "\n", new Style(Color.Grey)));
-                status.Status(Markup.Escape($"{title}: {step.Trim()}"));
+                lock (gate)
+                {
+                    terminal.Write(new Text(step + "\n", new Style(Color.Grey)));
+                    status.Status(Markup.Escape($"{title}: {step.Trim()}"));
+                }
             })));
     }
 
@@ -53,7 +58,7 @@ public static class WorkProgress
                         if (u.Finished) bar.StopTask();
                     }
                 });
-                return await work(line => terminal.Write(new Text(line + "\n", new Style(Color.Grey))), uploads);
+                return await work(line => { lock (gate) terminal.Write(new Text(line + "\n", new Style(Color.Grey))); }, uploads);
             });
     }
 }
