@@ -37,7 +37,7 @@ public static class ApprovalCommands
                 return 0;
             }
             case "show":
-                Print(await ReadAsync<ApprovalInfo>(await http.GetAsync($"/api/approvals/{digest}")), output);
+                Print(await ReadAsync<ApprovalInfo>(await http.GetAsync($"/api/approvals/{digest}")), output, terminal);
                 return 0;
             case "approve" or "reject":
             {
@@ -71,15 +71,40 @@ public static class ApprovalCommands
         return table;
     }
 
+    /// <summary>The keys whose signatures the station verified, as <c>station approvals show</c> lists them.</summary>
+    public static TextTable Signers(IEnumerable<ImageSigner> signers)
+    {
+        var table = new TextTable(
+        [
+            new TextColumn("signed by") { Before = "  signed:   ", Align = -7 },
+            new TextColumn("name") { Before = " ", Align = -16 },
+            new TextColumn("key") { Before = " key " },
+        ]);
+        foreach (var s in signers) table.Add(s.Role, s.Name, s.KeyId);
+        return table;
+    }
+
+    /// <summary>The image's layers with their compressed sizes, as <c>station approvals show</c> lists them.</summary>
+    public static TextTable Layers(IEnumerable<ImageLayerInfo> layers)
+    {
+        var table = new TextTable(
+        [
+            new TextColumn("layer") { Before = "            ", After = "…" },
+            new TextColumn("KiB") { Before = "  ", Align = 10, After = " KiB" },
+        ]);
+        foreach (var l in layers) table.Add(l.Digest[..19], (l.Size / 1024.0).ToString("0.#", System.Globalization.CultureInfo.InvariantCulture));
+        return table;
+    }
+
     /// <summary>The inspection report, as an operator reads it before deciding.</summary>
-    private static void Print(ApprovalInfo a, TextWriter output)
+    private static void Print(ApprovalInfo a, TextWriter output, IAnsiConsole? terminal)
     {
         output.WriteLine($"{a.Repository}:{a.Version} ({a.Kind}) by {a.Author}: {a.State}" + (a.DecidedBy is null ? "" : $" by {a.DecidedBy} at {a.DecidedAt:yyyy-MM-dd HH:mm}: {a.Reason}"));
         if (a.Report is not { } r) return;
         output.WriteLine($"  digest:   {r.Digest}");
-        foreach (var s in r.Signers) output.WriteLine($"  signed:   {s.Role,-7} {s.Name,-16} key {s.KeyId}");
+        Signers(r.Signers).Write(output, terminal);
         output.WriteLine($"  layers:   {r.Layers.Count}, {r.TotalLayerBytes / 1048576.0:0.#} MiB compressed");
-        foreach (var l in r.Layers) output.WriteLine($"            {l.Digest[..19]}…  {l.Size / 1024.0,10:0.#} KiB");
+        Layers(r.Layers).Write(output, terminal);
         output.WriteLine($"  user:     {r.Config.User}   entrypoint: {string.Join(' ', r.Config.Entrypoint)} {string.Join(' ', r.Config.Cmd)}");
         output.WriteLine($"  env:      {string.Join(", ", r.Config.Env)}");
         output.WriteLine($"  ports:    {(r.Config.ExposedPorts.Count == 0 ? "none" : string.Join(", ", r.Config.ExposedPorts))}   volumes: {(r.Config.Volumes.Count == 0 ? "none" : string.Join(", ", r.Config.Volumes))}");

@@ -69,6 +69,15 @@ public sealed class PlainOutputTests
     }
 
     [Fact]
+    public void Approval_report_signer_and_layer_lines_are_unchanged()
+    {
+        ImageSigner[] signers = [new("9f8e7d6c5b4a39281706f5e4d3c2b1a0", ImageSigner.HubRole, "hub"), new("a1b2c3d4e5f60718293a4b5c6d7e8f90", ImageSigner.AuthorRole, "alice")];
+        ImageLayerInfo[] layers = [new(CliSamples.Digest, 31_457_280, "application/vnd.oci.image.layer.v1.tar+gzip"), new(CliSamples.Digest, 512, "")];
+        Assert.Equal(Lines(signers.Select(s => $"  signed:   {s.Role,-7} {s.Name,-16} key {s.KeyId}")), Plain(ApprovalCommands.Signers(signers)));
+        Assert.Equal(Lines(layers.Select(l => $"            {l.Digest[..19]}…  {l.Size / 1024.0,10:0.#} KiB")), Plain(ApprovalCommands.Layers(layers)));
+    }
+
+    [Fact]
     public void Train_list_and_check_lines_are_unchanged()
     {
         var t = new TrainInfo(42, "alice", "alice/cohort-stats", "cohort-stats", "1.1.0", CliSamples.Digest, "statistics", null!, CliSamples.At)
