@@ -1,11 +1,15 @@
 using HealthTrain.Cli;
 using HealthTrain.Cli.Commands;
 using HealthTrain.Cli.Hub;
+using HealthTrain.Cli.Output;
 using HealthTrain.Trains.Protocol;
 
 // healthtrain: the researcher's and operator's command line. Each command prints what it did, and
 // exits non-zero with a one-paragraph reason when it could not.
 var output = Console.Out;
+(args, var plain) = Terminal.TakePlainOption(args);
+// Tables and progress bars only on an interactive terminal: redirected output stays the plain text scripts read.
+var terminal = Terminal.Detect(plain);
 try
 {
     if (args.Length == 0 || args[0] is "help" or "--help" or "-h")
@@ -17,13 +21,13 @@ try
     return args[0] switch
     {
         "demo" => await DemoCommand.RunAsync(rest, output),
-        "base" => await ImageCommands.BaseAsync(rest, output),
-        "train" => await ImageCommands.TrainAsync(rest, output),
-        "run" => await RunCommands.RunAsync(rest.Required(0, "a run command: start|show|watch|results|list"), rest, output),
-        "keys" => await KeyCommands.RunAsync(rest, output),
-        "model" => await ModelCommands.RunAsync(rest, output),
+        "base" => await ImageCommands.BaseAsync(rest, output, terminal),
+        "train" => await ImageCommands.TrainAsync(rest, output, terminal),
+        "run" => await RunCommands.RunAsync(rest.Required(0, "a run command: start|show|watch|results|list"), rest, output, terminal),
+        "keys" => await KeyCommands.RunAsync(rest, output, terminal),
+        "model" => await ModelCommands.RunAsync(rest, output, terminal),
         "identity" => await IdentityCommands.RunAsync(rest, output),
-        "station" => await IdentityCommands.StationAsync(rest, output),
+        "station" => await IdentityCommands.StationAsync(rest, output, terminal),
         "login" => await IdentityCommands.LoginAsync(rest, output),
         "whoami" => await IdentityCommands.WhoAmIAsync(rest, output),
         "data" => DataCommands.Run(rest, output),
@@ -134,5 +138,7 @@ internal static class Usage
 
         Every command that talks to the hub takes --hub URL and --token TOKEN
         (or HEALTHTRAIN_HUB / HEALTHTRAIN_TOKEN, or the profile saved by login).
+        On a terminal, lists are tables and long work shows progress; --plain (or redirecting the output)
+        prints the plain lines scripts read.
         """;
 }

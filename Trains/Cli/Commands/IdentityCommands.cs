@@ -29,10 +29,10 @@ public static class IdentityCommands
         }
     }
 
-    public static async Task<int> StationAsync(CliArgs args, TextWriter output)
+    public static async Task<int> StationAsync(CliArgs args, TextWriter output, Spectre.Console.IAnsiConsole? terminal = null)
     {
         var verb = args.Required(0, "a station command: list|approvals|audit|receipts");
-        if (verb == "approvals") return await ApprovalCommands.RunAsync(args, output);
+        if (verb == "approvals") return await ApprovalCommands.RunAsync(args, output, terminal);
         if (verb == "audit") return await StationAuditCommands.AuditAsync(args, output);
         if (verb == "receipts") return await StationAuditCommands.ReceiptsAsync(args, output);
         if (verb != "list") throw new UsageException($"unknown command 'station {verb}'; try: station list|approvals|audit|receipts");

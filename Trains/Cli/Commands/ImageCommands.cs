@@ -1,8 +1,10 @@
 using Docker.DotNet;
 using HealthTrain.Cli.Hub;
 using HealthTrain.Cli.Images;
+using HealthTrain.Cli.Output;
 using HealthTrain.Trains.Protocol;
 using HealthTrain.Trains.Protocol.Signing;
+using Spectre.Console;
 
 namespace HealthTrain.Cli.Commands;
 
@@ -13,9 +15,17 @@ public static class ImageCommands
         new DockerClientConfiguration(new Uri(Environment.GetEnvironmentVariable("DOCKER_HOST") ?? "unix:///var/run/docker.sock")).CreateClient();
 
     public static BaseImageBuilder BaseBuilder(IDockerClient docker, TextWriter output, bool refresh = false) =>
-        new(docker, BaseImageOptions.ForRepository(RepoPaths.Root) with { Refresh = refresh }, new ImmediateProgress<string>(output.WriteLine));
+        BaseBuilder(docker, new ImmediateProgress<string>(output.WriteLine), refresh);
 
-    public static async Task<int> BaseAsync(CliArgs args, TextWriter output)
+    public static BaseImageBuilder BaseBuilder(IDockerClient docker, IProgress<string> progress, bool refresh = false) =>
+        new(docker, BaseImageOptions.ForRepository(RepoPaths.Root) with { Refresh = refresh }, progress);
+
+    /// <summary>Builds the train in <paramref name="dir"/>, its steps shown as lines or, on a terminal, behind a spinner.</summary>
+    private static Task<TrainImage> BuildTrainAsync(IDockerClient docker, string dir, TrainImageOptions options, TextWriter output, IAnsiConsole? terminal) =>
+        WorkProgress.StepsAsync(output, terminal, $"building {Path.GetFileName(dir)}", progress =>
+            new TrainImageBuilder(docker, BaseBuilder(docker, progress), progress).BuildAsync(dir, options));
+
+    public static async Task<int> BaseAsync(CliArgs args, TextWriter output, IAnsiConsole? terminal = null)
     {
         var verb = args.Required(0, "a base command: build");
         if (verb != "build") throw new UsageException($"unknown command 'base {verb}'; try: base build");
@@ -23,9 +33,12 @@ public static class ImageCommands
         var withTorch = args.Flag("torch");
         args.RejectUnknown();
         using var docker = Docker();
-        var builder = BaseBuilder(docker, output, refresh);
-        var images = await builder.BuildAsync();
-        var torch = withTorch ? await builder.BuildTorchAsync(images) : null;
+        var (images, torch) = await WorkProgress.StepsAsync(output, terminal, "building base images", async progress =>
+        {
+            var builder = BaseBuilder(docker, progress, refresh);
+            var images = await builder.BuildAsync();
+            return (images, withTorch ? await builder.BuildTorchAsync(images) : null);
+        });
         var torchBuilt = torch is not null && (torch.Performed & BaseBuildSteps.TorchImage) != 0;
         output.WriteLine(images.Built || torchBuilt ? "built:" : "up to date:");
         output.WriteLine($"  {images.BaseReference}  ({images.Packages.Count} Debian packages)");
@@ -37,7 +50,7 @@ public static class ImageCommands
         return 0;
     }
 
-    public static async Task<int> TrainAsync(CliArgs args, TextWriter output)
+    public static async Task<int> TrainAsync(CliArgs args, TextWriter output, IAnsiConsole? terminal = null)
     {
         var verb = args.Required(0, "a train command: new|build|push|list|show|check|publish|reject|sign|verify");
         switch (verb)
@@ -48,8 +61,7 @@ public static class ImageCommands
                 var tag = args.Option("tag");
                 args.RejectUnknown();
                 using var docker = Docker();
-                var builder = new TrainImageBuilder(docker, BaseBuilder(docker, output), new ImmediateProgress<string>(output.WriteLine));
-                var image = await builder.BuildAsync(dir, new TrainImageOptions { Reference = tag });
+                var image = await BuildTrainAsync(docker, dir, new TrainImageOptions { Reference = tag }, output, terminal);
                 output.WriteLine($"built {image.Reference} ({image.ImageId[..19]}…), train layer {image.LayerBytes / 1024.0:0.#} KiB");
                 return 0;
             }
@@ -63,21 +75,18 @@ public static class ImageCommands
                 using var key = keyPath is null ? null : SigningKey.Load(keyPath, passphrase);
                 using var docker = Docker();
                 if (Directory.Exists(target))
-                {
-                    var builder = new TrainImageBuilder(docker, BaseBuilder(docker, output), new ImmediateProgress<string>(output.WriteLine));
-                    target = (await builder.BuildAsync(Path.GetFullPath(target))).Reference;
-                }
-                var train = await new TrainPublisher(docker, hub, key).PushAsync(target, output.WriteLine);
+                    target = (await BuildTrainAsync(docker, Path.GetFullPath(target), new TrainImageOptions(), output, terminal)).Reference;
+                var image = target;
+                var train = await WorkProgress.UploadAsync(output, terminal, (step, uploads) => new TrainPublisher(docker, hub, key).PushAsync(image, step, uploads));
                 output.WriteLine($"train {train.Id}: {train.Repository}:{train.Version} submitted as {train.Digest}");
-                WriteState(train, output);
+                WriteState(train, output, terminal);
                 return 0;
             }
             case "list":
             {
                 using var hub = new HubApiClient(HubProfile.Resolve(args));
                 args.RejectUnknown();
-                foreach (var t in await hub.ListTrainsAsync())
-                    output.WriteLine($"{t.Id,5}  {t.Repository + ":" + t.Version,-36} {t.Kind,-10} {t.State,-10} {t.Digest[..19]}…  {t.SubmittedAt:yyyy-MM-dd HH:mm}");
+                TrainList(await hub.ListTrainsAsync()).Write(output, terminal);
                 return 0;
             }
             case "show" or "check" or "publish" or "reject":
@@ -95,7 +104,7 @@ public static class ImageCommands
                     _ => await hub.RejectTrainAsync(id, reason ?? throw new UsageException("--reason TEXT is required: the author reads it")),
                 };
                 output.WriteLine($"train {train.Id}: {train.Repository}:{train.Version} ({train.Kind}) by {train.Owner}, {train.Digest}");
-                WriteState(train, output);
+                WriteState(train, output, terminal);
                 return train.State == TrainStates.Rejected && verb != "reject" ? 1 : 0;
             }
             case "new":
@@ -121,12 +130,41 @@ public static class ImageCommands
         }
     }
 
+    /// <summary>The trains as <c>train list</c> shows them.</summary>
+    public static TextTable TrainList(IEnumerable<TrainInfo> trains)
+    {
+        var table = new TextTable(
+        [
+            new TextColumn("train") { Align = 5 },
+            new TextColumn("image") { Before = "  ", Align = -36 },
+            new TextColumn("kind") { Before = " ", Align = -10 },
+            new TextColumn("state") { Before = " ", Align = -10, Style = StateStyles.For },
+            new TextColumn("digest") { Before = " ", After = "…" },
+            new TextColumn("submitted") { Before = "  " },
+        ]);
+        foreach (var t in trains)
+            table.Add(t.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), t.Repository + ":" + t.Version, t.Kind, t.State, t.Digest[..19], $"{t.SubmittedAt:yyyy-MM-dd HH:mm}");
+        return table;
+    }
+
+    /// <summary>The hub's checks of a train, one row each.</summary>
+    public static TextTable Checks(IEnumerable<TrainCheck> checks)
+    {
+        var table = new TextTable(
+        [
+            new TextColumn("result") { Before = "  ", Style = StateStyles.For },
+            new TextColumn("check") { Before = "  ", Align = -17 },
+            new TextColumn("found") { Before = " " },
+        ]);
+        foreach (var check in checks) table.Add(check.Passed ? "ok  " : "FAIL", check.Name, check.Detail);
+        return table;
+    }
+
     /// <summary>Where a train stands and what the hub's checks found.</summary>
-    private static void WriteState(TrainInfo train, TextWriter output)
+    private static void WriteState(TrainInfo train, TextWriter output, IAnsiConsole? terminal)
     {
         output.WriteLine($"  state: {train.State}" + (train.DecidedBy is null ? "" : $" (by {train.DecidedBy} at {train.DecidedAt:yyyy-MM-dd HH:mm}{(train.DecisionReason is null ? "" : ": " + train.DecisionReason)})"));
-        foreach (var check in train.Checks)
-            output.WriteLine($"  {(check.Passed ? "ok  " : "FAIL")}  {check.Name,-17} {check.Detail}");
+        Checks(train.Checks).Write(output, terminal);
         if (train.PublicationKeyId is not null) output.WriteLine($"  published with hub key {train.PublicationKeyId[..16]}…");
         if (train.State == TrainStates.Submitted && train.Checks.Any(c => !c.Passed))
             output.WriteLine($"  fix what failed, then: healthtrain train check {train.Id}");

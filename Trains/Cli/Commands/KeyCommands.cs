@@ -1,14 +1,17 @@
+using HealthTrain.Cli.Output;
+using HealthTrain.Trains.Protocol;
 using HealthTrain.Trains.Protocol.Signing;
+using Spectre.Console;
 
 namespace HealthTrain.Cli.Commands;
 
 /// <summary><c>healthtrain keys new</c>: cosign-compatible ECDSA P-256 signing keys for trains.</summary>
 public static class KeyCommands
 {
-    public static Task<int> RunAsync(CliArgs args, TextWriter output) => args.Required(0, "a keys command: new|register|list|revoke|hub") switch
+    public static Task<int> RunAsync(CliArgs args, TextWriter output, IAnsiConsole? terminal = null) => args.Required(0, "a keys command: new|register|list|revoke|hub") switch
     {
         "new" => NewAsync(args, output),
-        "register" or "list" or "revoke" or "hub" => HubKeysAsync(args, output),
+        "register" or "list" or "revoke" or "hub" => HubKeysAsync(args, output, terminal),
         var verb => throw new UsageException($"unknown command 'keys {verb}'; try: keys new|register|list|revoke|hub"),
     };
 
@@ -16,7 +19,7 @@ public static class KeyCommands
     /// <c>keys register PUB.pem</c>, <c>keys list</c>, <c>keys revoke KEYID</c> (at the hub: signatures count as yours only
     /// by a registered key) and <c>keys hub [--out DIR]</c> (the hub's public keys, for stations and auditors to pin).
     /// </summary>
-    private static async Task<int> HubKeysAsync(CliArgs args, TextWriter output)
+    private static async Task<int> HubKeysAsync(CliArgs args, TextWriter output, IAnsiConsole? terminal)
     {
         var verb = args.Positional[0];
         var argument = verb is "register" or "revoke" ? args.Required(1, verb == "register" ? "the public key file (PATH.pub from keys new)" : "the key id (see keys list)") : null;
@@ -41,8 +44,7 @@ public static class KeyCommands
                 return 0;
             }
             case "list":
-                foreach (var key in await hub.ListKeysAsync())
-                    output.WriteLine($"{key.KeyId}  {key.Owner,-16} added {key.AddedAt:yyyy-MM-dd HH:mm}{(key.RevokedAt is null ? "" : $"  REVOKED {key.RevokedAt:yyyy-MM-dd HH:mm}")}");
+                KeyList(await hub.ListKeysAsync()).Write(output, terminal);
                 return 0;
             default:
             {
@@ -59,6 +61,21 @@ public static class KeyCommands
                 return 0;
             }
         }
+    }
+
+    /// <summary>The signing keys as <c>keys list</c> shows them.</summary>
+    public static TextTable KeyList(IEnumerable<KeyInfo> keys)
+    {
+        var table = new TextTable(
+        [
+            new TextColumn("key id"),
+            new TextColumn("owner") { Before = "  ", Align = -16 },
+            new TextColumn("added") { Before = " added " },
+            new TextColumn("revoked") { Before = "  REVOKED ", OmitEmpty = true, Style = _ => "red" },
+        ]);
+        foreach (var key in keys)
+            table.Add(key.KeyId, key.Owner, $"{key.AddedAt:yyyy-MM-dd HH:mm}", key.RevokedAt is null ? "" : $"{key.RevokedAt:yyyy-MM-dd HH:mm}");
+        return table;
     }
 
     private static Task<int> NewAsync(CliArgs args, TextWriter output)

@@ -5,6 +5,13 @@ using HealthTrain.Trains.Protocol.Signing;
 
 namespace HealthTrain.Cli.Hub;
 
+/// <summary>How far the upload of one image layer has got, as Docker reports it during a push.</summary>
+/// <param name="Layer">Docker's short layer id.</param>
+/// <param name="Sent">Bytes uploaded so far (0 when the registry already had the layer).</param>
+/// <param name="Total">The layer's size in bytes, or 0 when not known.</param>
+/// <param name="Finished">Pushed, or already in the registry.</param>
+public sealed record LayerUpload(string Layer, long Sent, long Total, bool Finished);
+
 /// <summary>
 /// Pushes a locally built train image through the hub's registry gateway, signs the pushed digest with the author's key
 /// (when given) and submits it by digest.
@@ -15,7 +22,7 @@ public sealed class TrainPublisher(DockerClient docker, HubApiClient hub, Signin
     /// Pushes <paramref name="localImage"/> as <c>HUB/OWNER/NAME:VERSION</c>, signs the pushed digest (before the hub
     /// checks it), and submits it at the hub.
     /// </summary>
-    public async Task<TrainInfo> PushAsync(string localImage, Action<string>? progress = null, CancellationToken ct = default)
+    public async Task<TrainInfo> PushAsync(string localImage, Action<string>? progress = null, IProgress<LayerUpload>? uploads = null, CancellationToken ct = default)
     {
         var me = await hub.WhoAmIAsync(ct);
         var image = await docker.Images.InspectImageAsync(localImage, ct);
@@ -24,7 +31,7 @@ public sealed class TrainPublisher(DockerClient docker, HubApiClient hub, Signin
         // Fail here with every problem listed rather than after a push the hub would refuse.
         var manifest = ManifestValidator.ParseOrThrow(label);
         var repository = $"{me.Name}/{manifest.Name}";
-        var digest = await PushImageAsync(localImage, repository, manifest.Version, me.Name, progress, ct);
+        var digest = await PushImageAsync(localImage, repository, manifest.Version, me.Name, progress, uploads, ct);
         if (signingKey is not null)
         {
             using var http = new HttpClient { BaseAddress = new Uri(hub.Connection.Url, "/"), Timeout = TimeSpan.FromMinutes(2) };
@@ -36,7 +43,8 @@ public sealed class TrainPublisher(DockerClient docker, HubApiClient hub, Signin
     }
 
     /// <summary>Pushes a local image as <c>HUB/REPOSITORY:TAG</c> through the gateway and returns the registry's manifest digest.</summary>
-    public async Task<string> PushImageAsync(string localImage, string repository, string tag, string user, Action<string>? progress = null, CancellationToken ct = default)
+    public async Task<string> PushImageAsync(string localImage, string repository, string tag, string user, Action<string>? progress = null,
+        IProgress<LayerUpload>? uploads = null, CancellationToken ct = default)
     {
         var registry = hub.Connection.RegistryHost;
         var remote = $"{registry}/{repository}";
@@ -49,7 +57,12 @@ public sealed class TrainPublisher(DockerClient docker, HubApiClient hub, Signin
             {
                 if (m.Error is not null) error = m.Error.Message;
                 else if (m.Status is "Pushed" or "Layer already exists" && m.ID is not null && layers.Add(m.ID + m.Status))
+                {
+                    uploads?.Report(new LayerUpload(m.ID, m.Progress?.Total ?? 0, m.Progress?.Total ?? 0, Finished: true));
                     progress?.Invoke($"  {m.ID}: {m.Status}");
+                }
+                else if (m.Status == "Pushing" && m.ID is not null && m.Progress is { Total: > 0 } sent)
+                    uploads?.Report(new LayerUpload(m.ID, sent.Current, sent.Total, Finished: false));
             }), ct);
         if (error is not null) throw new InvalidOperationException($"pushing {remote}:{tag} failed: {error}");
         var pushed = await docker.Images.InspectImageAsync(localImage, ct);
