@@ -13,7 +13,7 @@ namespace HealthTrain.Hub.Console;
 public static partial class ProvenanceGraph
 {
     private const string Ns = "ht:";
-    private const double NodeWidth = 200, NodeHeight = 54, ColumnStep = 270, RowStep = 68, Margin = 24;
+    private const double NodeWidth = 172, NodeHeight = 54, ColumnStep = 214, RowStep = 66, Margin = 20;
 
     /// <summary>A node of the picture.</summary>
     public sealed record Node(string Id, string Kind, JsonObject Attributes)
@@ -160,7 +160,7 @@ public static partial class ProvenanceGraph
         var attributes = string.Join("\n", a.Select(kv => $"{kv.Key} = {kv.Value?.ToJsonString()}"));
         return Html($"""
             <g class="node {n.Kind}{(highlightLabel is null ? "" : " highlight")}" data-id="{n.Id}"><title>{n.Id}
-            {attributes}</title>{shape}<text x="{F(cx)}" y="{F(y + 18)}" text-anchor="middle" font-weight="bold">{Clip(title, 30)}</text><text x="{F(cx)}" y="{F(y + 32)}" text-anchor="middle">{Clip(detail, 32)}</text><text class="ledger" x="{F(cx)}" y="{F(y + 46)}" text-anchor="middle">{ledger}</text></g>
+            {attributes}</title>{shape}<text x="{F(cx)}" y="{F(y + 18)}" text-anchor="middle" font-weight="bold">{Clip(title, 28)}</text><text x="{F(cx)}" y="{F(y + 32)}" text-anchor="middle">{Clip(detail, 28)}</text><text class="ledger" x="{F(cx)}" y="{F(y + 46)}" text-anchor="middle">{ledger}</text></g>
             """);
     }
 
