@@ -22,10 +22,15 @@ public static class ConsoleAccess
 
     public static IServiceCollection AddHubConsole(this IServiceCollection services, HubOptions options)
     {
-        // Session cookies and antiforgery tokens stay valid across hub restarts.
+        // Session cookies and antiforgery tokens stay valid across hub restarts. Whoever reads these keys can mint a
+        // session cookie (still useless without an operator's token hash), so the folder is the hub user's only.
+        var keys = Path.Combine(options.DataDir, "console-keys");
+        const UnixFileMode ownerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+        Directory.CreateDirectory(keys, ownerOnly);
+        File.SetUnixFileMode(keys, ownerOnly);
         services.AddDataProtection()
             .SetApplicationName("healthtrain-hub")
-            .PersistKeysToFileSystem(Directory.CreateDirectory(Path.Combine(options.DataDir, "console-keys")));
+            .PersistKeysToFileSystem(new DirectoryInfo(keys));
         services.AddAntiforgery(o =>
         {
             o.Cookie.Name = "healthtrain-console-csrf";

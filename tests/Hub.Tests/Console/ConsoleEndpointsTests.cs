@@ -72,6 +72,11 @@ public sealed partial class ConsoleEndpointsTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, page.StatusCode);
         Assert.Contains("signed in as <b>operator</b>", await page.Content.ReadAsStringAsync());
 
+        // After signing in the browser goes back into the console only, never to another site.
+        using var again = Browser();
+        var elsewhere = await PostAsync(again, "/console/sign-in", await CsrfAsync(again, "/console/sign-in"), ("token", hub.OperatorToken), ("returnUrl", "//evil.example/console"));
+        Assert.Equal("/console", elsewhere.Headers.Location?.OriginalString);
+
         // Signing out ends the session.
         Assert.Equal(HttpStatusCode.Redirect, (await PostAsync(browser, "/console/sign-out", await CsrfAsync(browser, "/console/ledger"))).StatusCode);
         var after = await browser.GetAsync("/console/ledger");
