@@ -91,7 +91,9 @@ public sealed class HubConsoleTests(FederationFixture f) : IAsyncLifetime
         Assert.Equal(1, await page.Locator("#progress tr[data-round='1']").CountAsync());
         Assert.Equal(0, await page.Locator("#progress tr[data-round='2']").CountAsync());
         // The page polls: round 2 shows up and the run ends on the page without a reload.
-        await page.WaitForSelectorAsync("#progress tr[data-round='2']", new PageWaitForSelectorOptions { Timeout = 600_000 });
+        await page.WaitForFunctionAsync("() => document.querySelector(\"#progress tr[data-round='2']\") !== null || document.getElementById('run-state').textContent !== 'running'",
+            null, new PageWaitForFunctionOptions { Timeout = 600_000, PollingInterval = 500 });
+        Assert.True(await page.Locator("#progress tr[data-round='2']").CountAsync() == 1, "round 2 never showed: " + await page.InnerTextAsync("main"));
         Assert.Equal(stations.Count, await page.Locator("#progress tr[data-round='1'] td.state-succeeded[data-station]").CountAsync());
         await page.WaitForFunctionAsync("() => document.getElementById('run-state').textContent !== 'running'", null,
             new PageWaitForFunctionOptions { Timeout = 600_000, PollingInterval = 500 });
