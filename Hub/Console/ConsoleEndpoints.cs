@@ -68,12 +68,13 @@ public static class ConsoleEndpoints
 
         console.MapGet("/models", (HttpContext http, ModelVersions versions) =>
             ConsolePages.Page(http, "Model versions", ConsolePages.Models(versions.List(http.User.Caller(), null))));
-        console.MapGet("/models/{run:long}/{round:int}", (long run, int round, HttpContext http, ModelVersions versions, RunProvenance provenance) =>
+        console.MapGet("/models/{run:long}/{round:int}", (long run, int round, HttpContext http, ModelVersions versions, RunProvenance provenance, LedgerStore ledger) =>
         {
             var caller = http.User.Caller();
             if (versions.Find(caller, $"{run}/{round}") is not { } version) return NotFound(http, $"no model version {run}/{round}");
             var picture = provenance.Export(run, caller) is { } prov ? ModelProvenance(prov, version) : Html($"<p class=\"muted\">No provenance for run {run}.</p>");
-            return ConsolePages.Page(http, $"Model version {run}/{round}", ConsolePages.Model(version, versions.List(caller, run), picture));
+            return ConsolePages.Page(http, $"Model version {run}/{round}",
+                ConsolePages.Model(version, versions.List(caller, run), picture, LatestEntry(ledger, LedgerKinds.ModelVersioned, $"model/{version.Id}")));
         });
         console.MapGet("/models/{run:long}/{round:int}/provenance.svg", (long run, int round, HttpContext http, ModelVersions versions, RunProvenance provenance) =>
             versions.Find(http.User.Caller(), $"{run}/{round}") is { } version && provenance.Export(run, http.User.Caller()) is { } prov
@@ -159,6 +160,18 @@ public static class ConsoleEndpoints
         var recent = ledger.Entries(from, RecentLedgerEntries).Select(r => r.Parse()).Reverse().ToList();
         return ConsolePages.Page(http, "Ledger", ConsolePages.LedgerPage(http, head, signer, ledger.Heads().Count, recent, audit),
             StatusCodes.Status200OK);
+    }
+
+    /// <summary>The newest entry of that kind about that subject, searched from the end of the ledger back.</summary>
+    private static long? LatestEntry(LedgerStore ledger, string kind, string subject)
+    {
+        for (var to = ledger.Head().TreeSize; to > 0; to -= LedgerEndpoints.MaxEntriesPerPage)
+        {
+            var from = Math.Max(0, to - LedgerEndpoints.MaxEntriesPerPage);
+            if (ledger.Entries(from, (int)(to - from)).Select(r => r.Parse()).LastOrDefault(e => e.Kind == kind && e.Subject == subject) is { } entry)
+                return entry.Index;
+        }
+        return null;
     }
 
     /// <summary>Null when the request carries a valid antiforgery token; otherwise the refusal page.</summary>

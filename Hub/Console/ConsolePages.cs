@@ -284,7 +284,7 @@ public static class ConsolePages
             """);
     }
 
-    public static Markup Model(ModelVersionInfo v, IReadOnlyList<ModelVersionInfo> runVersions, Markup provenance)
+    public static Markup Model(ModelVersionInfo v, IReadOnlyList<ModelVersionInfo> runVersions, Markup provenance, long? ledgerEntry)
     {
         var parent = v.ParentDigest is null ? null : runVersions.Where(p => p.Digest == v.ParentDigest && p.Round < v.Round).MaxBy(p => p.Round);
         var parentMarkup = v.ParentDigest is null ? Html($"<span class=\"muted\">none: round {v.Round} started from the train's own initialization</span>")
@@ -303,6 +303,7 @@ public static class ConsolePages
             <dt>Samples</dt><dd>{v.Samples}</dd>
             <dt>Metrics</dt><dd>{Metrics(v.Metrics)}</dd>
             <dt>Created</dt><dd>{Time(v.CreatedAt)}</dd>
+            <dt>Recorded</dt><dd id="model-ledger">{(ledgerEntry is { } index ? Html($"ledger entry #{index} ({LedgerKinds.ModelVersioned})") : Html($"<span class=\"bad\">no {LedgerKinds.ModelVersioned} entry in the ledger</span>"))}</dd>
             </dl>
             <h2>Contributing stations</h2>
             <table><thead><tr><th>Station</th><th>Job</th><th>Update digest</th><th>Samples</th><th>Metrics</th></tr></thead><tbody>{contributors}</tbody></table>

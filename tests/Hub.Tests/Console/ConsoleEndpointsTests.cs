@@ -237,6 +237,9 @@ public sealed partial class ConsoleEndpointsTests : IAsyncLifetime
         var dispatched = entries.First(e => e.Kind == LedgerKinds.JobDispatched && e.Subject == $"job/{first.Id}");
         Assert.Contains($"ledger #{dispatched.Index}", nodes[$"ht:job/{first.Id}"].Value);
         var merge = entries.First(e => e.Kind == LedgerKinds.MergeCompleted && e.Subject == $"run/{runId}/round/2");
+        var version2 = await hub.VersionAsync(runId, 2);
+        var versioned = entries.Single(e => e.Kind == LedgerKinds.ModelVersioned && e.Subject == $"model/{version2.Id}");
+        Assert.Contains($"<dd id=\"model-ledger\">ledger entry #{versioned.Index} (model.versioned)</dd>", html);
         Assert.Contains($"ledger #{merge.Index}", nodes[$"ht:merge/run/{runId}/round/2"].Value);
         // Laid out along the flow: train, then executions, then results, then the merge, then the version.
         double X(string id) => double.Parse(nodes[id].Descendants(s + "text").First().Attribute("x")!.Value, CultureInfo.InvariantCulture);
