@@ -19,6 +19,7 @@ if (string.IsNullOrWhiteSpace(options.Token)) problems.Add("Station:Token is req
 if (TrainUserPolicy.WhyInvalid(options.RootImages) is { } rootImages) problems.Add(rootImages);
 if (options.MaxOutputBytes <= 0 || options.MaxOutputFiles <= 0) problems.Add("Station:MaxOutputBytes and Station:MaxOutputFiles must be positive");
 problems.AddRange(options.Privacy.Validate());
+problems.AddRange(options.Disclosure.Validate());
 if (problems.Count > 0)
 {
     Console.Error.WriteLine("station configuration is incomplete:\n  " + string.Join("\n  ", problems));
@@ -49,6 +50,7 @@ builder.Services.AddSingleton<TrainInputs>();
 builder.Services.AddSingleton<JobRunner>();
 builder.Services.AddSingleton<IGlobalModels, HubGlobalModels>();
 builder.Services.AddSingleton<HealthTrain.Station.Privacy.StationPrivacy>();
+builder.Services.AddSingleton<HealthTrain.Station.Disclosure.StationDisclosure>();
 builder.Services.AddSingleton(_ =>
 {
     var db = new StationDatabase(Path.Combine(options.DataDir, "station.db"));
@@ -80,6 +82,7 @@ app.MapGet("/api/status", (StationStatus status, FhirStore store) => new
     jobsSucceeded = status.JobsSucceeded,
     jobsFailed = status.JobsFailed,
     lastError = status.LastError,
+    minCellCount = options.Disclosure.MinCellCount,
 });
 app.Run();
 return 0;

@@ -78,6 +78,9 @@ public sealed class StationOptions
     /// <summary>Differential privacy for released model updates (section <c>Station:Privacy</c>); off unless a noise multiplier is set.</summary>
     public Privacy.PrivacyOptions Privacy { get; set; } = new();
 
+    /// <summary>Small-cell suppression of released statistics (section <c>Station:Disclosure</c>); k = 5 unless set.</summary>
+    public Disclosure.DisclosureOptions Disclosure { get; set; } = new();
+
     /// <summary>The registry host Docker pulls from: the hub's host and port.</summary>
     public string RegistryHost => new Uri(HubUrl).Authority;
 }

@@ -288,7 +288,11 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, LedgerStore ledge
         }
         c.Execute("INSERT INTO results (job_id, digest, payload_json, received_at) VALUES (@jobId, @digest, @payload, @now)",
             new { jobId, digest, payload, now }, tx);
-        ledger.Record(c, tx, LedgerKinds.ResultUploaded, station.Name, $"job/{jobId}", new JsonObject { ["digest"] = digest });
+        var entry = new JsonObject { ["digest"] = digest };
+        // The station's own statement of its small-cell suppression: k and how many cells it withheld from this result.
+        if (upload.Statistics!.Disclosure is { } disclosure)
+            entry["suppression"] = new JsonObject { ["minCellCount"] = disclosure.MinCellCount, ["suppressedCells"] = disclosure.SuppressedCells };
+        ledger.Record(c, tx, LedgerKinds.ResultUploaded, station.Name, $"job/{jobId}", entry);
         Finish(c, tx, jobId, JobStates.Succeeded, null, null, null, upload.Timings, now, upload.Inputs);
         Commit(tx);
         return (JobReportOutcome.Accepted, []);

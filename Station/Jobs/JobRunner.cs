@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using HealthTrain.Station.Approval;
+using HealthTrain.Station.Disclosure;
 using HealthTrain.Station.Execution;
 using HealthTrain.Station.Hub;
 using HealthTrain.Station.Inspection;
@@ -23,7 +24,8 @@ public sealed record PreparedJob(JobAssignment Job, string Repository, TrainMani
 /// locked down, and collect only what it declared (<see cref="ExecuteAsync"/>).
 /// </summary>
 public sealed class JobRunner(TrainImages images, ITrainExecutor executor, TrainInputs inputs, GpuAllocator gpus, TrainInspector inspector,
-    ApprovalStore approvals, IGlobalModels globalModels, StationPrivacy privacy, StationOptions options, ILogger<JobRunner> log)
+    ApprovalStore approvals, IGlobalModels globalModels, StationPrivacy privacy, StationDisclosure disclosure, StationOptions options,
+    ILogger<JobRunner> log)
 {
     public async Task<PreparedJob> PrepareAsync(JobAssignment job, CancellationToken ct)
     {
@@ -55,6 +57,7 @@ public sealed class JobRunner(TrainImages images, ITrainExecutor executor, Train
         var (trainUser, refusal) = TrainUserPolicy.Decide(image.User, options.RootImages);
         if (refusal is not null) throw new JobFailedException("inspect", refusal);
         if (gpus.WhyNever(manifest.Resources.Gpus) is { } noGpus) throw new JobFailedException("inspect", noGpus);
+        if (disclosure.WhyRefused(manifest) is { } unsuppressible) throw new JobFailedException("inspect", unsuppressible);
         SignatureFindings findings;
         try
         {
@@ -149,12 +152,14 @@ public sealed class JobRunner(TrainImages images, ITrainExecutor executor, Train
                 timings = timings with { CollectMs = step.ElapsedMilliseconds, TotalMs = timings.PullMs + timings.InspectMs + total.ElapsedMilliseconds };
                 log.LogInformation("job {Job}: {Train} {Version} round {Round} trained on {Samples} samples in {Ms} ms: {Metrics}", job.JobId, job.TrainName,
                     job.TrainVersion, job.Round, training.Samples, timings.RunMs, string.Join(", ", training.Metrics.Select(m => $"{m.Key}={TrainingOutput.Format(m.Value)}")));
-                return new JobOutcome(new JobResultUpload(training.Statistics, timings, given)
+                // Statistics a training train declares leave under the same small-cell rule as a statistics train's.
+                var trainingStatistics = manifest.Outputs.Statistics.Count > 0 ? disclosure.Release(job, manifest, training.Statistics) : training.Statistics;
+                return new JobOutcome(new JobResultUpload(trainingStatistics, timings, given)
                 {
                     Update = new ModelUpdateSummary("", training.Samples, training.Metrics),
                 }, updateFile);
             }
-            var statistics = OutputCollector.CollectStatistics(outputDir, manifest, options.MaxOutputBytes, options.MaxOutputFiles);
+            var statistics = disclosure.Release(job, manifest, OutputCollector.CollectStatistics(outputDir, manifest, options.MaxOutputBytes, options.MaxOutputFiles));
             timings = timings with { CollectMs = step.ElapsedMilliseconds, TotalMs = timings.PullMs + timings.InspectMs + total.ElapsedMilliseconds };
             log.LogInformation("job {Job}: {Train} {Version} finished in {Ms} ms (train {RunMs} ms)", job.JobId, job.TrainName, job.TrainVersion, timings.TotalMs, timings.RunMs);
             return new JobOutcome(new JobResultUpload(statistics, timings, given), null);

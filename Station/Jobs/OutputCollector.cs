@@ -92,6 +92,10 @@ public static class OutputCollector
         var (result, errors) = StatisticsResultValidator.Parse(manifest, json);
         if (result is null)
             throw new JobFailedException("collect", $"/output/{StatisticsResult.FileName} does not match the manifest: {string.Join("; ", errors)}");
+        // Suppression is the station's to apply and to record; a train that marks cells itself would forge that record.
+        var marked = result.Statistics.Where(s => s.Value.Suppressed is not null).Select(s => s.Key).Order(StringComparer.Ordinal).ToList();
+        if (result.Disclosure is not null || marked.Count > 0)
+            throw new JobFailedException("collect", $"/output/{StatisticsResult.FileName} marks cells suppressed ({(marked.Count > 0 ? string.Join(", ", marked) : "disclosure")}); only the station suppresses cells");
         return result;
     }
 

@@ -43,5 +43,26 @@ internal static class StationSchema
                 files_json BLOB NOT NULL
             );
             """),
+        // Small-cell suppression (Station/Disclosure): every statistics release with its k, and each cell withheld.
+        (2, """
+            CREATE TABLE statistics_releases (
+                job_id INTEGER PRIMARY KEY,
+                run_id INTEGER NOT NULL,
+                round INTEGER NOT NULL,
+                train TEXT NOT NULL,
+                version TEXT NOT NULL,
+                min_cell_count INTEGER NOT NULL,
+                suppressed_cells INTEGER NOT NULL,
+                released_at TEXT NOT NULL
+            );
+            CREATE TABLE suppressed_cells (
+                id INTEGER PRIMARY KEY,
+                job_id INTEGER NOT NULL REFERENCES statistics_releases (job_id),
+                statistic TEXT NOT NULL,
+                cell TEXT NOT NULL,
+                reason TEXT NOT NULL
+            );
+            CREATE INDEX suppressed_cells_job ON suppressed_cells (job_id);
+            """),
     ];
 }

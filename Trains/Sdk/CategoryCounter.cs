@@ -36,7 +36,7 @@ public sealed class CategoryCounter
     public StatisticValue ToStatistic() => new()
     {
         Kind = StatisticKinds.Count,
-        Categories = categories.ToDictionary(c => c, c => (double)counts[c]),
+        Categories = categories.ToDictionary(c => c, c => (double?)counts[c]),
     };
 
     private ArgumentException Undeclared(string category) =>

@@ -41,5 +41,5 @@ public sealed class HistogramAccumulator
     }
 
     public StatisticValue ToStatistic() =>
-        new() { Kind = StatisticKinds.Histogram, Counts = [.. counts], Underflow = Underflow, Overflow = Overflow };
+        new() { Kind = StatisticKinds.Histogram, Counts = [.. counts.Select(c => (long?)c)], Underflow = Underflow, Overflow = Overflow };
 }

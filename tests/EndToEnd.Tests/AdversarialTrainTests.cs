@@ -166,10 +166,12 @@ public sealed class AdversarialTrainTests(FederationFixture f, ITestOutputHelper
             if (!Started.TryGetValue(key, out var starting))
             {
                 var data = WritePatients();
+                // Small-cell suppression off (k = 1), stated: these stations test containment, and the exact count of their
+                // four patients is how AssertTheNextJobSucceedsAsync sees that a job after an attack still read every record.
                 starting = Task.WhenAll(
                     f.Federation.AddStationAsync(Adversary, data, settings:
-                        [$"MaxOutputBytes={OutputCap}", $"MaxOutputFiles={OutputFiles}", $"TmpBytes={16 * 1024 * 1024}"]),
-                    f.Federation.AddStationAsync(Remapping, data, settings: ["RootImages=remap"]));
+                        [$"MaxOutputBytes={OutputCap}", $"MaxOutputFiles={OutputFiles}", $"TmpBytes={16 * 1024 * 1024}", "Disclosure:MinCellCount=1"]),
+                    f.Federation.AddStationAsync(Remapping, data, settings: ["RootImages=remap", "Disclosure:MinCellCount=1"]));
                 Started[key] = starting;
             }
             return starting;

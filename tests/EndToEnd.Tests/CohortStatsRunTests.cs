@@ -36,23 +36,61 @@ public sealed class CohortStatsRunTests(FederationFixture f)
         Assert.Equal(views["patients"].Count, run.Jobs.Sum(j => j.Inputs!.Single(i => i.Name == "patients").Rows));
         Assert.Equal(["patient_key", "gender", "birth_date", "deceased_date_time", "deceased"], run.Jobs[0].Inputs![0].Columns);
 
+        // The data set's own figures (README of ../shared/data), so the comparison is not of two empty tables.
+        Assert.Equal(526, direct.Statistics["patients"].Value);
+        Assert.Equal(31, direct.Statistics["type2_diabetes_patients"].Value);
+        Assert.Equal(4116, direct.Statistics["bmi"].N);
+        Assert.Equal(1452, direct.Statistics["hba1c"].N);
+
+        // Every hospital withholds cells under the default k = 5: what each should have released, computed over its own slice
+        // and suppressed by the station's rule (unit-tested in Station.Tests), pooled as the hub pools.
+        var k = HealthTrain.Station.Disclosure.DisclosureOptions.DefaultMinCellCount;
+        var released = f.Slices.Parts.Select((part, i) =>
+        {
+            var own = UnionData.EvaluateViews([part.Folder], f.CohortStats.Manifest, Path.Combine(f.Root, "slice-" + i));
+            var exact = CohortStatistics.Compute(own["patients"], own["labs"], own["type2_diabetes"], new DateOnly(2026, 1, 1));
+            return (f.Hospitals[i], HealthTrain.Station.Disclosure.CellSuppression.Apply(f.CohortStats.Manifest, exact, k).Result);
+        }).ToList();
+        var expected = HealthTrain.Hub.Merging.StatisticsPooling.Pool(f.CohortStats.Manifest, released);
+        Assert.Equal(expected.Disclosure, pooled.Disclosure);
+        Assert.All(pooled.Disclosure!, d => Assert.Equal(k, d.MinCellCount));
+
         Assert.Equal(direct.Statistics.Keys.Order(), pooled.Statistics.Select(s => s.Name).Order());
         foreach (var p in pooled.Statistics)
         {
             var d = direct.Statistics[p.Name];
-            Assert.Equal(3, p.Stations);
+            var e = expected.Statistics.Single(s => s.Name == p.Name);
+            Assert.Equal(e.Stations, p.Stations);
+            Assert.Equal(e.Suppressed?.OrderBy(c => c.Key), p.Suppressed?.OrderBy(c => c.Key));
+            var withheld = p.Suppressed ?? [];
+            // A cell no station withheld is exactly the union's; a withheld one is the expected lower bound, never above the truth.
+            void Cell(string cell, double exact, double actual)
+            {
+                if (withheld.ContainsKey(cell)) Assert.True(actual <= exact, $"{p.Name}.{cell}: lower bound {actual} above the true {exact}");
+                else Assert.True(exact == actual, $"{p.Name}.{cell}: pooled {actual} vs direct {exact}");
+            }
             switch (p.Kind)
             {
                 case StatisticKinds.Count when d.Categories is not null:
-                    Assert.Equal(d.Categories.OrderBy(c => c.Key), p.Categories!.OrderBy(c => c.Key));
+                    Assert.Equal(e.Categories!.OrderBy(c => c.Key), p.Categories!.OrderBy(c => c.Key));
+                    foreach (var (category, count) in d.Categories) Cell(SuppressedCells.Category(category), count!.Value, p.Categories![category]);
                     break;
                 case StatisticKinds.Count:
-                    Assert.Equal(d.Value, p.Value);
+                    Assert.Equal(e.Value, p.Value);
+                    Cell(SuppressedCells.Value, d.Value!.Value, p.Value!.Value);
                     break;
                 case StatisticKinds.Histogram:
-                    Assert.Equal(d.Counts, p.Counts);
-                    Assert.Equal(d.Underflow ?? 0, p.Underflow ?? 0);
-                    Assert.Equal(d.Overflow ?? 0, p.Overflow ?? 0);
+                    Assert.Equal(e.Counts, p.Counts);
+                    Assert.Equal((e.Underflow, e.Overflow), (p.Underflow, p.Overflow));
+                    for (var i = 0; i < p.Counts!.Length; i++) Cell(SuppressedCells.Bin(i), d.Counts![i]!.Value, p.Counts[i]);
+                    Cell(SuppressedCells.Underflow, d.Underflow ?? 0, p.Underflow ?? 0);
+                    Cell(SuppressedCells.Overflow, d.Overflow ?? 0, p.Overflow ?? 0);
+                    break;
+                case StatisticKinds.Variance when withheld.ContainsKey(SuppressedCells.Moments):
+                    // Pooled over the hospitals that released theirs only.
+                    Assert.Equal(e.N, p.N);
+                    AssertClose(e.Mean!.Value, p.Mean!.Value, p.Name + ".mean");
+                    AssertClose(e.Variance!.Value, p.Variance!.Value, p.Name + ".variance");
                     break;
                 case StatisticKinds.Variance:
                     Assert.Equal(d.N, p.N);
@@ -64,11 +102,6 @@ public sealed class CohortStatsRunTests(FederationFixture f)
                     break;
             }
         }
-        // The data set's own figures (README of ../shared/data), so the comparison is not of two empty tables.
-        Assert.Equal(526, pooled.Statistics.Single(s => s.Name == "patients").Value);
-        Assert.Equal(31, pooled.Statistics.Single(s => s.Name == "type2_diabetes_patients").Value);
-        Assert.Equal(4116, pooled.Statistics.Single(s => s.Name == "bmi").N);
-        Assert.Equal(1452, pooled.Statistics.Single(s => s.Name == "hba1c").N);
     }
 
     [Fact]

@@ -188,6 +188,7 @@ public sealed class StationInspectionTests(FederationFixture f) : IDisposable
         return new JobRunner(new TrainImages(f.Docker, options), new DockerTrainExecutor(f.Docker, NullLogger<DockerTrainExecutor>.Instance),
             new TrainInputs(store, options), new GpuAllocator([]), inspector, approvals,
             new HubGlobalModels(new HealthTrain.Station.Hub.HubClient(new HttpClient(), options)), new HealthTrain.Station.Privacy.StationPrivacy(options),
+            new HealthTrain.Station.Disclosure.StationDisclosure(options, db, NullLogger<HealthTrain.Station.Disclosure.StationDisclosure>.Instance),
             options, NullLogger<JobRunner>.Instance);
     }
 }

@@ -10,13 +10,17 @@ namespace HealthTrain.EndToEnd.Tests;
 public static class UnionData
 {
     /// <summary>Loads all slices into one station store and evaluates the manifest's view inputs over it, as the rows a train reads.</summary>
-    public static Dictionary<string, List<JsonElement>> EvaluateViews(CitySplitResult split, TrainManifest manifest, string workDir)
+    public static Dictionary<string, List<JsonElement>> EvaluateViews(CitySplitResult split, TrainManifest manifest, string workDir) =>
+        EvaluateViews(split.Parts.Select(p => p.Folder), manifest, workDir);
+
+    /// <summary>The manifest's view inputs over the FHIR folders loaded into one store: one folder is what that station's train reads.</summary>
+    public static Dictionary<string, List<JsonElement>> EvaluateViews(IEnumerable<string> folders, TrainManifest manifest, string workDir)
     {
         Directory.CreateDirectory(workDir);
         var store = new FhirStore(Path.Combine(workDir, "union.db"));
         // Shared files (organizations, practitioners) sit in every slice; upserts by id keep one copy of each.
-        foreach (var part in split.Parts)
-            Assert.Empty(new FhirFolderLoader(store).Load(part.Folder).RejectedFiles);
+        foreach (var folder in folders)
+            Assert.Empty(new FhirFolderLoader(store).Load(folder).RejectedFiles);
 
         var rows = new Dictionary<string, List<JsonElement>>();
         foreach (var input in manifest.Inputs.Where(i => i.Kind == InputKinds.View))

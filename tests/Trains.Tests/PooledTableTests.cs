@@ -69,4 +69,61 @@ public sealed class PooledTableTests
 
         Assert.EndsWith(expected + "  variance -  sd -", row.TrimEnd('\r'));
     }
+
+    [Fact]
+    public void Withheld_cells_show_as_lower_bounds_with_their_stations_and_each_station_s_k()
+    {
+        var pooled = new PooledStatistics
+        {
+            Stations = ["boston", "tiny"],
+            Disclosure = [new("boston", 5, 0), new("tiny", 5, 4)],
+            Statistics =
+            [
+                new() { Name = "patients", Kind = "count", Stations = 2, Value = 176, Suppressed = new() { ["value"] = 1 } },
+                new()
+                {
+                    Name = "by_sex", Kind = "count", Stations = 2,
+                    Categories = new() { ["female"] = 91, ["male"] = 85 }, Suppressed = new() { ["categories.male"] = 1 },
+                },
+                new()
+                {
+                    Name = "age", Kind = "histogram", Unit = "years", Stations = 2, Bins = [0, 10, 20], Counts = [40, 136], Underflow = 0, Overflow = 2,
+                    Suppressed = new() { ["counts[1]"] = 1, ["overflow"] = 2 },
+                },
+                new() { Name = "bmi", Kind = "variance", Stations = 1, N = 100, Mean = 25, M2 = 99, Variance = 1, Suppressed = new() { ["n"] = 1 } },
+                new() { Name = "weight", Kind = "mean", Stations = 0, N = 0, Suppressed = new() { ["n"] = 2 } },
+            ],
+        };
+        var expected = """
+            Pooled over 2 stations: boston, tiny
+            Small-cell suppression: boston k = 5, none withheld; tiny k = 5, 4 withheld
+            statistic   kind       unit   stations       n  value
+            patients    count                    2          >= 176 (suppressed at 1 station)
+            by_sex      count                    2          >= 176
+              female                                        91
+              male                                          >= 85 (suppressed at 1 station)
+            age         histogram  years         2  >= 178
+              [0, 10)                                       40
+              [10, 20)                                      >= 136 (suppressed at 1 station)
+              >= 20                                         >= 2 (suppressed at 2 stations)
+            bmi         variance                 1     100  mean 25.0000  variance 1.0000  sd 1.0000  (over the released part only; n < k suppressed at 1 station)
+            weight      mean                     0       0  -  (over the released part only; n < k suppressed at 2 stations)
+
+            """;
+
+        Assert.Equal(expected.ReplaceLineEndings(), PooledTable.Render(pooled));
+    }
+
+    [Fact]
+    public void A_station_with_suppression_off_is_named_as_such()
+    {
+        var pooled = new PooledStatistics
+        {
+            Stations = ["lab"],
+            Disclosure = [new("lab", 1, 0)],
+            Statistics = [new() { Name = "patients", Kind = "count", Stations = 1, Value = 3 }],
+        };
+
+        Assert.Contains("Small-cell suppression: lab off (k = 1)", PooledTable.Render(pooled));
+    }
 }

@@ -434,7 +434,7 @@ public sealed class SdkTests : IDisposable
         var statistic = histogram.ToStatistic();
         Assert.Equal(expected == -1 ? 1 : 0, statistic.Underflow);
         Assert.Equal(expected == 3 ? 1 : 0, statistic.Overflow);
-        Assert.Equal(Enumerable.Range(0, 3).Select(i => i == expected ? 1L : 0L), statistic.Counts!);
+        Assert.Equal(Enumerable.Range(0, 3).Select(i => (long?)(i == expected ? 1L : 0L)), statistic.Counts!);
     }
 
     [Fact]
@@ -455,7 +455,7 @@ public sealed class SdkTests : IDisposable
 
         var statistic = histogram.ToStatistic();
         Assert.Equal(expected[0], statistic.Underflow);
-        Assert.Equal(expected[1..^1], statistic.Counts!);
+        Assert.Equal(expected[1..^1].Select(c => (long?)c), statistic.Counts!);
         Assert.Equal(expected[^1], statistic.Overflow);
     }
 

@@ -12,6 +12,8 @@ public static class PooledTable
     /// <summary>
     /// One row per statistic, then its categories or histogram bins on indented rows below it.
     /// Numbers are culture-invariant: counts as integers, means and variances with four decimals.
+    /// A cell with suppressed contributions shows as a lower bound, <c>&gt;= x (suppressed at N stations)</c>; a mean or
+    /// variance says how many stations withheld theirs; a line under the title gives each station's k and cells withheld.
     /// </summary>
     public static string Render(PooledStatistics pooled)
     {
@@ -23,6 +25,10 @@ public static class PooledTable
         var text = new StringBuilder();
         text.Append("Pooled over ").Append(pooled.Stations.Count).Append(pooled.Stations.Count == 1 ? " station" : " stations");
         text.AppendLine(pooled.Stations.Count > 0 ? ": " + string.Join(", ", pooled.Stations) : "");
+        if (pooled.Disclosure is { Count: > 0 } disclosure)
+            text.Append("Small-cell suppression: ").AppendLine(string.Join("; ", disclosure.Select(d => d.MinCellCount <= 1
+                ? $"{d.Station} off (k = {d.MinCellCount})"
+                : $"{d.Station} k = {d.MinCellCount}, {(d.SuppressedCells == 0 ? "none" : d.SuppressedCells.ToString(CultureInfo.InvariantCulture))} withheld")));
         foreach (var row in rows)
         {
             var line = string.Join("  ", row.Select((cell, c) => c is 3 or 4 ? cell.PadLeft(widths[c]) : cell.PadRight(widths[c])));
@@ -35,41 +41,54 @@ public static class PooledTable
     {
         string[] Row(string n, string value) => [s.Name, s.Kind, s.Unit ?? "", s.Stations.ToString(CultureInfo.InvariantCulture), n, value];
         string[] Detail(string label, string value) => ["  " + label, "", "", "", "", value];
+        var suppressed = s.Suppressed ?? [];
+        // A cell some station withheld is only known from below.
+        string Cell(string cell, string value) => suppressed.TryGetValue(cell, out var at) ? $">= {value} ({Withheld(at)})" : value;
+        string Total(string value) => suppressed.Count > 0 ? ">= " + value : value;
 
         switch (s.Kind)
         {
             case StatisticKinds.Count or StatisticKinds.Sum when s.Categories is { } categories:
                 var format = s.Kind == StatisticKinds.Count ? (Func<double, string>)Integer : Number;
-                rows.Add(Row("", format(categories.Values.Sum())));
-                rows.AddRange(categories.Select(c => Detail(c.Key, format(c.Value))));
+                rows.Add(Row("", Total(format(categories.Values.Sum()))));
+                rows.AddRange(categories.Select(c => Detail(c.Key, Cell(SuppressedCells.Category(c.Key), format(c.Value)))));
                 break;
             case StatisticKinds.Count:
-                rows.Add(Row("", s.Value is { } count ? Integer(count) : "-"));
+                rows.Add(Row("", s.Value is { } count ? Cell(SuppressedCells.Value, Integer(count)) : "-"));
                 break;
             case StatisticKinds.Sum:
                 rows.Add(Row("", s.Value is { } sum ? Number(sum) : "-"));
                 break;
             case StatisticKinds.Mean:
-                rows.Add(Row(Count(s.N), s.Mean is { } mean ? Decimal(mean) : "-"));
+                rows.Add(Row(Count(s.N), (s.Mean is { } mean ? Decimal(mean) : "-") + Moments()));
                 break;
             case StatisticKinds.Variance:
-                rows.Add(Row(Count(s.N), s.Mean is not { } m ? "-"
-                    : $"mean {Decimal(m)}  variance {(s.Variance is { } v ? Decimal(v) : "-")}  sd {(s.Variance is { } w ? Decimal(Math.Sqrt(w)) : "-")}"));
+                rows.Add(Row(Count(s.N), (s.Mean is not { } m ? "-"
+                    : $"mean {Decimal(m)}  variance {(s.Variance is { } v ? Decimal(v) : "-")}  sd {(s.Variance is { } w ? Decimal(Math.Sqrt(w)) : "-")}") + Moments()));
                 break;
             case StatisticKinds.Histogram:
                 var counts = s.Counts ?? [];
                 var bins = s.Bins ?? [];
-                rows.Add(Row(Count(counts.Sum() + (s.Underflow ?? 0) + (s.Overflow ?? 0)), ""));
-                if (s.Underflow is > 0 && bins.Count > 0) rows.Add(Detail($"< {Edge(bins[0])}", Count(s.Underflow)));
+                rows.Add(Row(Total(Count(counts.Sum() + (s.Underflow ?? 0) + (s.Overflow ?? 0))), ""));
+                if ((s.Underflow is > 0 || suppressed.ContainsKey(SuppressedCells.Underflow)) && bins.Count > 0)
+                    rows.Add(Detail($"< {Edge(bins[0])}", Cell(SuppressedCells.Underflow, Count(s.Underflow))));
                 for (var i = 0; i < counts.Length && i + 1 < bins.Count; i++)
-                    rows.Add(Detail($"[{Edge(bins[i])}, {Edge(bins[i + 1])})", Count(counts[i])));
-                if (s.Overflow is > 0 && bins.Count > 0) rows.Add(Detail($">= {Edge(bins[^1])}", Count(s.Overflow)));
+                    rows.Add(Detail($"[{Edge(bins[i])}, {Edge(bins[i + 1])})", Cell(SuppressedCells.Bin(i), Count(counts[i]))));
+                if ((s.Overflow is > 0 || suppressed.ContainsKey(SuppressedCells.Overflow)) && bins.Count > 0)
+                    rows.Add(Detail($">= {Edge(bins[^1])}", Cell(SuppressedCells.Overflow, Count(s.Overflow))));
                 break;
             default:
                 rows.Add(Row(Count(s.N), s.Value is { } x ? Number(x) : ""));
                 break;
         }
+
+        // A mean or variance is pooled only over the stations that released it; say how many withheld theirs.
+        string Moments() => suppressed.TryGetValue(SuppressedCells.Moments, out var at)
+            ? $"  (over the released part only; n < k {Withheld(at)})"
+            : "";
     }
+
+    private static string Withheld(int stations) => $"suppressed at {stations} {(stations == 1 ? "station" : "stations")}";
 
     private static string Count(long? n) => n?.ToString(CultureInfo.InvariantCulture) ?? "";
 

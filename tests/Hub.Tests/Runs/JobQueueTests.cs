@@ -80,6 +80,45 @@ public sealed class JobQueueTests : IDisposable
     }
 
     [Fact]
+    public async Task A_station_s_suppression_is_named_in_its_result_entry_and_pooled_as_a_lower_bound()
+    {
+        var runId = _runs.Create(_alice, _train, [_station.Id, _other.Id], 1, new());
+        var a = (await _queue.NextAsync(_station, TimeSpan.Zero, default))!;
+        var b = (await _queue.NextAsync(_other, TimeSpan.Zero, default))!;
+        var withheld = new StatisticsResult
+        {
+            Statistics = { ["patients"] = new StatisticValue { Kind = "count", Suppressed = ["value"] } },
+            Disclosure = new StatisticsDisclosure(5, 1),
+        };
+        var released = Patients(40) with { Disclosure = new StatisticsDisclosure(5, 0) };
+
+        Assert.Equal(JobReportOutcome.Accepted, _queue.Complete(_station, a.JobId, new JobResultUpload(withheld, new())).Outcome);
+        Assert.Equal(JobReportOutcome.Accepted, _queue.Complete(_other, b.JobId, new JobResultUpload(released, new())).Outcome);
+
+        var entries = _ledger.Entries(0, (int)_ledger.Head().TreeSize).Select(r => LedgerEntry.Parse(r.Leaf)).ToList();
+        var upload = entries.Single(e => e.Kind == LedgerKinds.ResultUploaded && e.Actor == "st-1");
+        Assert.Equal((5, 1), (upload.Payload["suppression"]!["minCellCount"]!.GetValue<int>(), upload.Payload["suppression"]!["suppressedCells"]!.GetValue<int>()));
+        Assert.Equal(0, entries.Single(e => e.Kind == LedgerKinds.ResultUploaded && e.Actor == "st-2").Payload["suppression"]!["suppressedCells"]!.GetValue<int>());
+        var pooled = _runs.Results(runId, _alice)!.Rounds.Single().Pooled!;
+        var patients = pooled.Statistics.Single();
+        Assert.Equal((41.0, 1), (patients.Value!.Value, patients.Suppressed!["value"]));
+        Assert.Equal([new StationSuppression("st-1", 5, 1), new StationSuppression("st-2", 5, 0)], pooled.Disclosure!);
+    }
+
+    [Fact]
+    public async Task A_result_marked_suppressed_without_the_station_s_record_is_refused()
+    {
+        _runs.Create(_alice, _train, [_station.Id], 1, new());
+        var job = (await _queue.NextAsync(_station, TimeSpan.Zero, default))!;
+        var unrecorded = new StatisticsResult { Statistics = { ["patients"] = new StatisticValue { Kind = "count", Suppressed = ["value"] } } };
+
+        var (outcome, errors) = _queue.Complete(_station, job.JobId, new JobResultUpload(unrecorded, new()));
+
+        Assert.Equal(JobReportOutcome.Refused, outcome);
+        Assert.Contains(errors, e => e.Path == "$.disclosure");
+    }
+
+    [Fact]
     public void Any_parameter_value_can_be_recorded_in_the_ledger()
     {
         // Canonical JSON holds only numbers a double represents exactly; a run's parameters may be any integer.

@@ -25,6 +25,19 @@ public sealed class OutputCollectorTests : IDisposable
         Assert.Equal(7, result.Statistics["patients"].Value);
     }
 
+    [Theory]
+    [InlineData("""{"statistics":{"patients":{"kind":"count","value":null,"suppressed":["value"]}},"disclosure":{"minCellCount":5,"suppressedCells":1}}""", "(patients)")]
+    [InlineData("""{"statistics":{"patients":{"kind":"count","value":7}},"disclosure":{"minCellCount":5,"suppressedCells":0}}""", "(disclosure)")]
+    public void Refuses_statistics_a_train_marked_suppressed_itself(string json, string named)
+    {
+        File.WriteAllText(Path.Combine(_dir, "statistics.json"), json);
+
+        var e = Assert.Throws<JobFailedException>(() => OutputCollector.CollectStatistics(_dir, Manifest, 1 << 20));
+
+        Assert.Equal("collect", e.Stage);
+        Assert.Contains($"marks cells suppressed {named}; only the station suppresses cells", e.Reason);
+    }
+
     [Fact]
     public void Refuses_undeclared_files()
     {
