@@ -24,6 +24,14 @@ public sealed class Identities(HubDatabase db)
             "SELECT id AS Id, name AS Name, role AS Role FROM identities WHERE token_hash = @hash", new { hash = Hash(token) });
     }
 
+    /// <summary>The identity whose token hashes to <paramref name="tokenHash"/>: a console session is still valid only while this finds its operator.</summary>
+    public Caller? FindByTokenHash(string tokenHash)
+    {
+        using var c = db.Open();
+        return c.QuerySingleOrDefault<Caller>(
+            "SELECT id AS Id, name AS Name, role AS Role FROM identities WHERE token_hash = @tokenHash", new { tokenHash });
+    }
+
     public Caller? FindByName(string name)
     {
         using var c = db.Open();

@@ -107,6 +107,13 @@ public sealed class LedgerStore
         return Read(c.QuerySingleOrDefault<HeadRow>(HeadColumns + " WHERE tree_size = @treeSize", new { treeSize }));
     }
 
+    /// <summary>Every tree head the hub signed, smallest tree first.</summary>
+    public IReadOnlyList<SignedTreeHead> Heads()
+    {
+        using var c = db.Open();
+        return c.Query<HeadRow>(HeadColumns + " ORDER BY tree_size").Select(r => Read(r)!).ToList();
+    }
+
     /// <summary>Entries [from, from + count) as stored: index and exact leaf bytes.</summary>
     public IReadOnlyList<LedgerRecord> Entries(long from, int count)
     {
