@@ -7,6 +7,8 @@ using HealthTrain.Station.Execution;
 using HealthTrain.Station.Fhir;
 using HealthTrain.Station.Hub;
 using HealthTrain.Station.Jobs;
+using HealthTrain.Station.Release;
+using HealthTrain.Station.OperatorConsole;
 
 if (await StationCommands.TryRunAsync(args) is { } exitCode) return exitCode;
 
@@ -19,6 +21,7 @@ if (string.IsNullOrWhiteSpace(options.Token)) problems.Add("Station:Token is req
 if (TrainUserPolicy.WhyInvalid(options.RootImages) is { } rootImages) problems.Add(rootImages);
 if (options.MaxOutputBytes <= 0 || options.MaxOutputFiles <= 0) problems.Add("Station:MaxOutputBytes and Station:MaxOutputFiles must be positive");
 problems.AddRange(options.Privacy.Validate());
+problems.AddRange(options.Release.Validate());
 if (problems.Count > 0)
 {
     Console.Error.WriteLine("station configuration is incomplete:\n  " + string.Join("\n  ", problems));
@@ -63,6 +66,9 @@ builder.Services.AddSingleton<ApprovalStore>();
 builder.Services.AddSingleton<ApprovalPolicy>();
 builder.Services.AddSingleton<ApprovalGate>();
 builder.Services.AddSingleton<StationOperators>();
+builder.Services.AddSingleton<JobHistory>();
+builder.Services.AddSingleton<ReleaseStore>();
+builder.Services.AddStationConsole(options);
 builder.Services.AddHttpClient<HubClient>();
 builder.Services.AddHostedService<JobWorker>();
 
@@ -70,6 +76,8 @@ var app = builder.Build();
 // Fail at start, not at the first decision, when the operator set-up is broken.
 app.Services.GetRequiredService<StationOperators>();
 app.MapApprovalEndpoints();
+// The operator's console (/console): same loopback binding as the API below.
+app.MapStationConsole();
 // Local status for the station's operator; bind the station to loopback (--urls http://127.0.0.1:PORT).
 app.MapGet("/api/status", (StationStatus status, FhirStore store) => new
 {
