@@ -31,9 +31,12 @@ public static class ConsoleEndpoints
     /// <summary>Registers the console's cookie authentication and antiforgery, with keys kept in DataDir so sessions survive a restart.</summary>
     public static IServiceCollection AddStationConsole(this IServiceCollection services, StationOptions options)
     {
+        // Whoever reads these keys can forge a session: only the station's own user may.
+        var keys = Directory.CreateDirectory(Path.Combine(options.DataDir, "console-keys"));
+        File.SetUnixFileMode(keys.FullName, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         services.AddDataProtection()
             .SetApplicationName("healthtrain-station")
-            .PersistKeysToFileSystem(Directory.CreateDirectory(Path.Combine(options.DataDir, "console-keys")));
+            .PersistKeysToFileSystem(keys);
         services.AddAuthentication(Scheme).AddCookie(Scheme, cookie =>
         {
             cookie.Cookie.Name = SessionCookie;
@@ -62,6 +65,9 @@ public static class ConsoleEndpoints
         var console = app.MapGroup("/console").AddEndpointFilter(async (context, next) =>
         {
             var http = context.HttpContext;
+            // Operator actions over plain HTTP stay on this machine, whatever address the station was bound to.
+            if (http.Connection.RemoteIpAddress is { } remote && !System.Net.IPAddress.IsLoopback(remote))
+                return Results.Text("the station console answers only on loopback", statusCode: StatusCodes.Status403Forbidden);
             http.Response.Headers.ContentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
             http.Response.Headers.XContentTypeOptions = "nosniff";
             http.Response.Headers["Referrer-Policy"] = "no-referrer";
@@ -154,7 +160,7 @@ public static class ConsoleEndpoints
         });
 
         signedIn.MapGet("/catalog", (HttpContext http, FhirStore store, StationStatus status, ApprovalStore approvals) =>
-            Page(http, "Data catalog", Operator(http), ConsolePages.Catalog(DataCatalog.Read(store, status, approvals))));
+            Page(http, "Data catalog", Operator(http), ConsolePages.Catalog(DataCatalog.Read(store, status, approvals), status)));
     }
 
     private static string Operator(HttpContext http) => http.User.Identity!.Name!;

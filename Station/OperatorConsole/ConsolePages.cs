@@ -123,6 +123,7 @@ public static class ConsolePages
             <tr><th>cmd</th><td><code>{string.Join(" ", c.Cmd)}</code></td></tr><tr><th>working dir</th><td>{c.WorkingDir}</td></tr>
             <tr><th>environment</th><td>{Html.Join(c.Env.Select(e => Html.Of($"<code>{e}</code><br>")))}</td></tr>
             <tr><th>ports</th><td>{string.Join(", ", c.ExposedPorts)}</td></tr><tr><th>volumes</th><td>{string.Join(", ", c.Volumes)}</td></tr>
+            <tr><th>labels</th><td>{Html.Join(c.Labels.Where(l => l.Key != TrainManifest.LabelKey).OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => Html.Of($"<code>{l.Key}={l.Value}</code><br>")))}</td></tr>
             <tr><th>layers</th><td>{report.Layers.Count} layers, {Bytes(report.TotalLayerBytes)}</td></tr>
             </table>
             <h2>Changes</h2>
@@ -153,7 +154,7 @@ public static class ConsolePages
     public static Html Jobs(IReadOnlyList<StationJob> jobs)
     {
         var rows = Html.Join(jobs.Select(j => Html.Of($"""
-            <tr><td>{j.JobId}</td><td class="state {j.State}">{j.State}</td><td>{j.Train} {j.Version}</td><td>{j.RunId} / {j.Round}</td>
+            <tr><td>{j.JobId}</td><td class="state {j.State}">{j.State}</td><td><a href="/console/approvals/{Uri.EscapeDataString(j.Digest)}">{j.Train} {j.Version}</a></td><td>{j.RunId} / {j.Round}</td>
             <td>{ConsoleEndpoints.When(j.ReceivedAt)}</td><td>{ConsoleEndpoints.When(j.StartedAt)}</td><td>{ConsoleEndpoints.When(j.FinishedAt)}</td>
             <td>{(j.Timings is { } t ? $"{t.TotalMs} ms (train {t.RunMs} ms)" : "")}</td><td>{(j.Stage is null ? "" : j.Stage + ": ")}{j.Reason}</td></tr>
             """)));
@@ -221,8 +222,9 @@ public static class ConsolePages
         return Html.Join(lines.Select(l => Html.Of($"{l}<br>")));
     }
 
-    public static Html Catalog(DataCatalog catalog)
+    public static Html Catalog(DataCatalog catalog, StationStatus status)
     {
+        var state = Html.Of($"<p id=\"status\">Station: {status.State}; {status.JobsSucceeded} job(s) succeeded, {status.JobsFailed} failed since start{(status.LastError is null ? "" : "; last error: " + status.LastError)}.</p>");
         var resources = Html.Join(catalog.Resources.Select(r => Html.Of($"<tr><td>{r.Key}</td><td>{r.Value:N0}</td></tr>")));
         var load = catalog.LastLoad is { } l
             ? Html.Of($"<p id=\"load\">Last folder load: {l.FilesLoaded} files loaded, {l.FilesSkippedUnchanged} unchanged, {l.RejectedFiles.Count} rejected; {l.ResourcesLoaded:N0} resources, {l.RejectedResources.Count} rejected, {Bytes(l.BytesLoaded)} in {l.Elapsed.TotalSeconds:F1} s.</p>{Html.Join(l.RejectedFiles.Take(20).Select(f => Html.Of($"<p class=\"problem\">{f.Path}: {f.Reason}</p>")))}")
@@ -235,6 +237,7 @@ public static class ConsolePages
             <tr><td>{v.Name}</td><td>{v.Resource}</td><td>{(v.Problem is null ? Html.Of($"{string.Join(", ", v.Columns)}") : Html.Of($"<span class=\"problem\">{v.Problem}</span>"))}</td><td>{v.Source}</td></tr>
             """)));
         return Html.Of($"""
+            {state}
             <h2>Resources</h2>
             {(catalog.Resources.Count == 0 ? Message("The store holds no resources.") : Html.Of($"<table id=\"resources\"><tr><th>type</th><th>count</th></tr>{resources}</table>"))}
             {load}

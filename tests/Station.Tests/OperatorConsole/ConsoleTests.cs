@@ -188,11 +188,12 @@ public sealed class ConsoleTests : IAsyncLifetime
         _host.Inspected("cohort", "1.0.0");
         using var client = await _host.SignedInAsync();
         var jobs = await client.GetStringAsync("/console/jobs");
-        Assert.Contains("<td class=\"state succeeded\">succeeded</td><td>cohort 1.0.0</td><td>7 / 2</td>", jobs);
+        Assert.Matches("<td class=\"state succeeded\">succeeded</td><td><a href=\"/console/approvals/sha256%3Ad{64}\">cohort 1.0.0</a></td><td>7 / 2</td>", jobs);
         Assert.Contains("1234 ms (train 1000 ms)", jobs);
 
         var catalog = await client.GetStringAsync("/console/catalog");
         Assert.Contains("<td>Patient</td><td>2</td>", catalog);
+        Assert.Contains("Station: starting; 0 job(s) succeeded", catalog);
         Assert.Contains("<td>ages</td><td>Patient</td><td>id, birth (date)</td><td>cohort 1.0.0 (pending)</td>", catalog);
         // The shared views travel with the station.
         Assert.Contains("fhir-mappings/views", catalog);
