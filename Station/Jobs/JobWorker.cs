@@ -98,11 +98,20 @@ public sealed class JobWorker(HubClient hub, JobRunner runner, ApprovalGate gate
                     await UploadAsync(job, new JobOutcome(held.Result, held.UpdateFile), ct);
                     releases.Remove(job.JobId);
                 }
-                catch (Exception e) when (!ct.IsCancellationRequested && e is not HubAuthenticationException)
+                catch (Exception e) when (!ct.IsCancellationRequested
+                                          && (e is TaskCanceledException || e is HttpRequestException { StatusCode: null or >= System.Net.HttpStatusCode.InternalServerError }))
                 {
-                    // Released stays released: the upload is tried again on the next turn of the loop.
+                    // The hub is away: released stays released, and the upload is tried again on the next turn of the loop.
                     log.LogWarning("job {Job}: the released result could not be sent yet: {Error}", job.JobId, e.Message);
                     waiting++;
+                }
+                catch (Exception e) when (!ct.IsCancellationRequested && e is HttpRequestException or IOException)
+                {
+                    // The hub no longer takes it (the job ended there meanwhile), or the update left the outbox: nothing to retry.
+                    log.LogWarning("job {Job}: the released result cannot be sent: {Error}", job.JobId, e.Message);
+                    history.Finished(job.JobId, false, "release", $"the released result could not be sent: {e.Message}", held.Result.Timings);
+                    status.JobDone(false);
+                    releases.Remove(job.JobId);
                 }
                 continue;
             }

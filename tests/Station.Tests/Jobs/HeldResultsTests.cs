@@ -31,7 +31,7 @@ namespace HealthTrain.Station.Tests.Jobs;
 public sealed class HeldResultsTests : IAsyncLifetime
 {
     private readonly string _dataDir = Directory.CreateTempSubdirectory("ht-held-").FullName;
-    private readonly ConcurrentDictionary<long, string> _results = new(), _failures = new(), _updates = new();
+    private readonly ConcurrentDictionary<long, string> _results = new(), _failures = new(), _updates = new(), _refused = new();
     private WebApplication _hub = null!;
     private ServiceProvider _station = null!;
 
@@ -52,7 +52,14 @@ public sealed class HeldResultsTests : IAsyncLifetime
         });
         _hub.MapPost("/api/station/jobs/{id:long}/result", async (long id, HttpRequest request) =>
         {
-            _results[id] = await new StreamReader(request.Body).ReadToEndAsync();
+            var body = await new StreamReader(request.Body).ReadToEndAsync();
+            // Job 6 ended at the hub while its result waited at the station.
+            if (id == 6)
+            {
+                _refused[id] = body;
+                return Results.Conflict(new ApiError($"job {id} is not open for this report"));
+            }
+            _results[id] = body;
             return Results.NoContent();
         });
         _hub.MapPost("/api/station/jobs/{id:long}/failure", async (long id, HttpRequest request) =>
@@ -131,7 +138,7 @@ public sealed class HeldResultsTests : IAsyncLifetime
         var releases = _station.GetRequiredService<ReleaseStore>();
         var history = _station.GetRequiredService<JobHistory>();
         var later = DateTimeOffset.UtcNow.AddHours(1);
-        foreach (var id in new long[] { 1, 2, 3, 4, 5 }) history.Received(Job(id));
+        foreach (var id in new long[] { 1, 2, 3, 4, 5, 6 }) history.Received(Job(id));
         releases.Hold(Job(1), TrainKinds.Statistics, Patients(12), null, later);
         releases.Decide(1, ReleaseStates.Released, "dana", null);
         releases.Hold(Job(2), TrainKinds.Statistics, Patients(2), null, later);
@@ -144,12 +151,14 @@ public sealed class HeldResultsTests : IAsyncLifetime
         releases.Hold(Job(5), TrainKinds.Training, Patients(0) with { Update = new ModelUpdateSummary("", 80, new Dictionary<string, double> { ["loss"] = 0.25 }) },
             update, later);
         releases.Decide(5, ReleaseStates.Released, "dana", "norms look ordinary");
+        releases.Hold(Job(6), TrainKinds.Statistics, Patients(7), null, later);
+        releases.Decide(6, ReleaseStates.Released, "dana", null);
         var expectedDigest = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(update)));
 
         var worker = _station.GetRequiredService<JobWorker>();
         await worker.StartAsync(default);
         var deadline = DateTime.UtcNow.AddSeconds(20);
-        while ((_results.Count < 2 || _failures.Count < 2) && DateTime.UtcNow < deadline) await Task.Delay(50);
+        while ((_results.Count < 2 || _failures.Count < 2 || _refused.IsEmpty || releases.All().Count > 1) && DateTime.UtcNow < deadline) await Task.Delay(50);
         await worker.StopAsync(default);
 
         Assert.Equal([1L, 5L], _results.Keys.Order());
@@ -173,5 +182,9 @@ public sealed class HeldResultsTests : IAsyncLifetime
         Assert.Equal(JobStates.Failed, states[2]);
         Assert.Equal(JobStates.Failed, states[3]);
         Assert.Equal(JobStates.Succeeded, states[5]);
+        // A result the hub no longer takes is not sent again and again.
+        var refused = history.Recent().Single(j => j.JobId == 6);
+        Assert.Equal((JobStates.Failed, "release"), (refused.State, refused.Stage));
+        Assert.Contains("409", refused.Reason);
     }
 }
