@@ -116,7 +116,7 @@ public sealed class JobWorker(HubClient hub, JobRunner runner, ApprovalGate gate
                 continue;
             }
             var failure = held.State == ReleaseStates.Withheld
-                ? $"the station's operator {held.DecidedBy} withheld the result: {held.Reason}"
+                ? $"the result was withheld at this station by {held.DecidedBy} on {held.DecidedAt:yyyy-MM-dd HH:mm} UTC: {held.Reason}"
                 : DateTimeOffset.UtcNow > held.WaitUntil ? $"the result was not released at this station within {options.Release.WaitHours} h" : null;
             if (failure is null)
             {
