@@ -20,6 +20,10 @@ namespace HealthTrain.Hub.Merging;
 /// <item><c>trimmed-mean</c>: per coordinate, drop the ⌊β·K⌋ largest and ⌊β·K⌋ smallest of the K values and average the
 /// rest, unweighted (Yin et al. 2018); β = <see cref="TrimFraction"/> in [0, 0.5), default 0.1.</item>
 /// </list>
+/// With <see cref="NormBound"/>, any strategy first bounds the updates' norms: each update's distance from a reference
+/// (the current global model, or in round 1 the coordinate-wise median of the updates) is scaled down to at most the
+/// median of those distances (norm bounding, Sun et al. 2019, "Can you really backdoor federated learning?"), so no
+/// single station can pull the merge further than a typical one.
 /// </remarks>
 public sealed record MergeStrategy
 {
@@ -58,6 +62,12 @@ public sealed record MergeStrategy
 
     /// <summary>trimmed-mean: the fraction β trimmed from each end of every coordinate's values.</summary>
     public double? TrimFraction { get; init; }
+
+    /// <summary>Any strategy: bound each update's distance from the reference to the round's median distance first.</summary>
+    public bool? NormBound { get; init; }
+
+    /// <summary>Whether updates are norm-bounded before the merge.</summary>
+    [JsonIgnore] public bool BoundsNorms => NormBound == true;
 
     public static MergeStrategy FedAvg() => new() { Name = FedAvgName };
     public static MergeStrategy FedProx(double mu) => new() { Name = FedProxName, Mu = mu };

@@ -20,8 +20,9 @@ public sealed record MergeRequest
     public int Round { get; init; } = 1;
 
     /// <summary>
-    /// The current global model, or null when there is none yet (round 1). Only fedadam reads it: without one it
-    /// falls back to the weighted mean and starts its moments at zero.
+    /// The current global model, or null when there is none yet (round 1). fedadam reads it (without one it falls back
+    /// to the weighted mean and starts its moments at zero), and norm bounding measures distances from it (without one,
+    /// from the updates' coordinate-wise median).
     /// </summary>
     public string? GlobalModelPath { get; init; }
 
@@ -36,7 +37,17 @@ public sealed record MergeResult(
     IReadOnlyList<string> Contributors,
     long Samples,
     IReadOnlyDictionary<string, string> Metadata,
-    bool WroteState);
+    bool WroteState)
+{
+    /// <summary>With norm bounding: each update's distance and the factor it was scaled by.</summary>
+    public NormBoundReport? NormBound { get; init; }
+}
+
+/// <summary>Norm bounding in a merge: the reference (<c>global</c> or <c>median</c>), the median distance, and every station's distance and factor.</summary>
+public sealed record NormBoundReport(string Reference, double MedianDistance, IReadOnlyList<NormBoundStation> Stations);
+
+/// <summary>One update's Euclidean distance from the reference and the factor (≤ 1) its difference was scaled by.</summary>
+public sealed record NormBoundStation(string Station, double Distance, double Scale);
 
 /// <summary>Naming of fedadam's persisted moments: tensor <c>m/NAME</c> and <c>v/NAME</c> for each merged float tensor NAME.</summary>
 public static class FedAdamState

@@ -102,23 +102,25 @@ public sealed class ModelMerger
             var problems = new List<string>(CheckDeclaration(request.Tensors));
             var updates = request.Updates.Select(u => Open($"station '{u.Station}'", u.Path, request.Tensors, problems)).ToArray();
             var adam = strategy.Name == MergeStrategy.FedAdamName;
-            var global = adam && request.GlobalModelPath is { } g ? Open("global model", g, request.Tensors, problems) : null;
+            var global = (adam || strategy.BoundsNorms) && request.GlobalModelPath is { } g ? Open("global model", g, request.Tensors, problems) : null;
             var state = adam && request.StatePath is { } s ? Open("fedadam state", s, FedAdamState.Declare(request.Tensors), problems) : null;
             if (problems.Count > 0) throw new ModelMergeException(problems);
 
             var total = request.Updates.Sum(u => u.Samples);
+            var pass = new Pass(this, strategy, updates, [.. request.Updates.Select(u => (double)u.Samples / total)], global, state, output);
+            // Norm bounding needs every update's distance over the whole model before any value is merged: a first pass.
+            var bound = strategy.BoundsNorms ? pass.BoundNorms(request.Tensors, global is null ? "median" : "global", [.. request.Updates.Select(u => u.Station)]) : null;
             var metadata = Metadata(request, strategy, total);
+            if (bound is not null) metadata["normBound"] = JsonSerializer.Serialize(bound, ProtocolJson.Options);
             var outputHeader = SafeTensors.WriteHeader(output, request.Tensors, metadata);
-            StateWriter? stateWriter = null;
             if (adam)
             {
                 var stateBase = stateOutput!.Position;
                 var stateHeader = SafeTensors.WriteHeader(stateOutput, FedAdamState.Declare(request.Tensors),
                     new Dictionary<string, string> { ["strategy"] = strategy.Name, ["round"] = request.Round.ToString(CultureInfo.InvariantCulture) });
-                stateWriter = new StateWriter(stateOutput, stateBase, stateHeader);
+                pass.StateWriter = new StateWriter(stateOutput, stateBase, stateHeader);
             }
 
-            var pass = new Pass(this, strategy, updates, [.. request.Updates.Select(u => (double)u.Samples / total)], global, state, stateWriter, output);
             foreach (var tensor in request.Tensors)
             {
                 var elements = outputHeader.Find(tensor.Name)!.Elements;
@@ -131,7 +133,7 @@ public sealed class ModelMerger
             }
             output.Flush();
             stateOutput?.Flush();
-            return new MergeResult(strategy, request.Round, [.. request.Updates.Select(u => u.Station)], total, metadata, adam);
+            return new MergeResult(strategy, request.Round, [.. request.Updates.Select(u => u.Station)], total, metadata, adam) { NormBound = bound };
         }
         finally
         {
@@ -213,14 +215,23 @@ public sealed class ModelMerger
     /// buffers (allocated once per element type), then written out in order by the calling thread.
     /// </summary>
     private sealed class Pass(ModelMerger engine, MergeStrategy strategy, Document[] updates, double[] weights,
-        Document? global, Document? state, StateWriter? stateWriter, Stream output)
+        Document? global, Document? state, Stream output)
     {
         private readonly Dictionary<Type, object> workers = [];
         private readonly ParallelOptions parallel = new() { MaxDegreeOfParallelism = engine.MaxParallelism };
         private byte[]? carryBuffers;
+        /// <summary>Per update, the factor its distance from the reference is scaled by (norm bounding); null without it.</summary>
+        private double[]? scales;
 
-        /// <summary>A worker's buffers: the sorting strategies hold every station's chunk at once, the means one at a time.</summary>
-        private sealed class Worker<T>(int rows, int chunk, bool adam) where T : unmanaged
+        /// <summary>fedadam: where the moments go.</summary>
+        public StateWriter? StateWriter { get; set; }
+
+        /// <summary>
+        /// A worker's buffers: the sorting strategies and norm bounding hold every station's chunk at once, the means one
+        /// at a time; norm bounding also holds the reference chunk, and a copy of the rows to sort when the reference is
+        /// the median.
+        /// </summary>
+        private sealed class Worker<T>(int rows, int chunk, bool adam, bool bound, bool medianReference) where T : unmanaged
         {
             public readonly T[][] Rows = [.. Enumerable.Range(0, rows).Select(_ => new T[chunk])];
             public T[] Spare = new T[chunk];
@@ -228,20 +239,31 @@ public sealed class ModelMerger
             public readonly T[] Global = adam ? new T[chunk] : [];
             public readonly T[] M = adam ? new T[chunk] : [];
             public readonly T[] V = adam ? new T[chunk] : [];
+            public readonly T[] Reference = bound ? new T[chunk] : [];
+            public readonly T[][] Sorted = medianReference ? [.. Enumerable.Range(0, rows).Select(_ => new T[chunk])] : [];
+            public T[] SortSpare = medianReference ? new T[chunk] : [];
+            public readonly double[] Distances = bound ? new double[rows] : [];
             public long Start;
             public int N;
         }
 
-        public void Merge<T>(TensorDeclaration tensor, long elements) where T : unmanaged, IFloatingPointIeee754<T>
-        {
-            var adam = strategy.Name == MergeStrategy.FedAdamName;
-            if (!workers.TryGetValue(typeof(T), out var o))
-                workers[typeof(T)] = o = Enumerable.Range(0, engine.MaxParallelism).Select(_ => new Worker<T>(Sorts ? updates.Length : 1, engine.ChunkElements, adam)).ToArray();
-            var pool = (Worker<T>[])o;
-            var size = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
-            var typedWeights = weights.Select(T.CreateChecked).ToArray();
-            var chunks = (elements + engine.ChunkElements - 1) / engine.ChunkElements;
+        private bool HoldsAllRows => Sorts || strategy.BoundsNorms;
 
+        private Worker<T>[] Pool<T>() where T : unmanaged
+        {
+            if (!workers.TryGetValue(typeof(T), out var o))
+                workers[typeof(T)] = o = Enumerable.Range(0, engine.MaxParallelism)
+                    .Select(_ => new Worker<T>(HoldsAllRows ? updates.Length : 1, engine.ChunkElements, strategy.Name == MergeStrategy.FedAdamName,
+                        strategy.BoundsNorms, strategy.BoundsNorms && global is null))
+                    .ToArray();
+            return (Worker<T>[])o;
+        }
+
+        /// <summary>Runs <paramref name="chunk"/> over every chunk of a tensor, a batch of chunks (one per worker) at a time, then <paramref name="done"/> on the batch in order.</summary>
+        private void ForEachChunk<T>(long elements, Action<Worker<T>> chunk, Action<Worker<T>> done) where T : unmanaged
+        {
+            var pool = Pool<T>();
+            var chunks = (elements + engine.ChunkElements - 1) / engine.ChunkElements;
             for (long first = 0; first < chunks; first += pool.Length)
             {
                 var count = (int)Math.Min(pool.Length, chunks - first);
@@ -250,38 +272,129 @@ public sealed class ModelMerger
                     pool[i].Start = (first + i) * engine.ChunkElements;
                     pool[i].N = (int)Math.Min(engine.ChunkElements, elements - pool[i].Start);
                 }
-                if (count == 1) MergeChunk(tensor, size, pool[0], typedWeights);
+                if (count == 1) chunk(pool[0]);
                 else
                 {
                     try
                     {
-                        Parallel.For(0, count, parallel, i => MergeChunk(tensor, size, pool[i], typedWeights));
+                        Parallel.For(0, count, parallel, i => chunk(pool[i]));
                     }
                     catch (AggregateException e) when (e.InnerExceptions.All(x => x is ModelMergeException))
                     {
                         throw new ModelMergeException([.. e.InnerExceptions.OrderBy(x => (long)x.Data["start"]!).Cast<ModelMergeException>().First().Problems]);
                     }
                 }
-                for (var i = 0; i < count; i++)
-                {
-                    var w = pool[i];
-                    output.Write(MemoryMarshal.AsBytes(w.Result.AsSpan(0, w.N)));
-                    if (!adam) continue;
-                    stateWriter!.Write(FedAdamState.FirstMoment(tensor.Name), w.Start * size, MemoryMarshal.AsBytes(w.M.AsSpan(0, w.N)));
-                    stateWriter.Write(FedAdamState.SecondMoment(tensor.Name), w.Start * size, MemoryMarshal.AsBytes(w.V.AsSpan(0, w.N)));
-                }
+                for (var i = 0; i < count; i++) done(pool[i]);
             }
+        }
+
+        /// <summary>
+        /// The norm-bounding pass: every update's Euclidean distance from the reference over all merged tensors, then
+        /// the factor that brings each distance down to at most the median distance.
+        /// </summary>
+        public NormBoundReport BoundNorms(IReadOnlyList<TensorDeclaration> tensors, string reference, IReadOnlyList<string> stations)
+        {
+            var squared = new double[updates.Length];
+            void Tensor<T>(TensorDeclaration tensor) where T : unmanaged, IFloatingPointIeee754<T>
+            {
+                var size = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+                ForEachChunk<T>(updates[0].Header.Find(tensor.Name)!.Elements,
+                    w => Guarded(w, () =>
+                    {
+                        ReadRows(tensor, size, w);
+                        ReferenceChunk(tensor, size, w);
+                        for (var k = 0; k < updates.Length; k++)
+                        {
+                            var d = double.CreateChecked(TensorPrimitives.Distance<T>(w.Rows[k].AsSpan(0, w.N), w.Reference.AsSpan(0, w.N)));
+                            w.Distances[k] = d * d;
+                        }
+                    }),
+                    w =>
+                    {
+                        for (var k = 0; k < updates.Length; k++) squared[k] += w.Distances[k];
+                    });
+            }
+            foreach (var tensor in tensors)
+            {
+                if (tensor.Dtype == "float32") Tensor<float>(tensor);
+                else if (tensor.Dtype == "float64") Tensor<double>(tensor);
+            }
+            var distances = squared.Select(Math.Sqrt).ToArray();
+            var sorted = distances.Order().ToArray();
+            var median = sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+            scales = [.. distances.Select(d => d > median ? median / d : 1.0)];
+            if (!double.IsFinite(median))
+                throw new ModelMergeException([$"the updates' distances from the {reference} reference overflow: {string.Join(", ", distances)}"]);
+            return new NormBoundReport(reference, median,
+                [.. stations.Select((station, k) => new NormBoundStation(station, distances[k], scales[k]))]);
+        }
+
+        private void ReadRows<T>(TensorDeclaration tensor, int size, Worker<T> w) where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            for (var k = 0; k < updates.Length; k++)
+                ReadChecked(updates[k], tensor, w.Start, size, MemoryMarshal.AsBytes(w.Rows[k].AsSpan(0, w.N)));
+        }
+
+        /// <summary>The norm-bounding reference for the worker's chunk: the global model's values, or the rows' coordinate-wise median.</summary>
+        private void ReferenceChunk<T>(TensorDeclaration tensor, int size, Worker<T> w) where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            var n = w.N;
+            if (global is not null)
+            {
+                ReadChecked(global, tensor, w.Start, size, MemoryMarshal.AsBytes(w.Reference.AsSpan(0, n)));
+                return;
+            }
+            for (var k = 0; k < updates.Length; k++) w.Rows[k].AsSpan(0, n).CopyTo(w.Sorted[k]);
+            MergeKernels.SortCoordinates(w.Sorted, n, ref w.SortSpare);
+            var half = updates.Length / 2;
+            MergeKernels.MeanOfRows(w.Sorted, n, updates.Length % 2 == 1 ? half : half - 1, half + 1, w.Reference.AsSpan(0, n));
+        }
+
+        private static void Guarded<T>(Worker<T> w, Action work) where T : unmanaged
+        {
+            try
+            {
+                work();
+            }
+            catch (ModelMergeException e)
+            {
+                e.Data["start"] = w.Start; // so that of several failing chunks the first is reported
+                throw;
+            }
+        }
+
+        public void Merge<T>(TensorDeclaration tensor, long elements) where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            var adam = strategy.Name == MergeStrategy.FedAdamName;
+            var size = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+            var typedWeights = weights.Select(T.CreateChecked).ToArray();
+            ForEachChunk<T>(elements, w => MergeChunk(tensor, size, w, typedWeights), w =>
+            {
+                output.Write(MemoryMarshal.AsBytes(w.Result.AsSpan(0, w.N)));
+                if (!adam) return;
+                StateWriter!.Write(FedAdamState.FirstMoment(tensor.Name), w.Start * size, MemoryMarshal.AsBytes(w.M.AsSpan(0, w.N)));
+                StateWriter.Write(FedAdamState.SecondMoment(tensor.Name), w.Start * size, MemoryMarshal.AsBytes(w.V.AsSpan(0, w.N)));
+            });
         }
 
         private void MergeChunk<T>(TensorDeclaration tensor, int size, Worker<T> w, T[] typedWeights) where T : unmanaged, IFloatingPointIeee754<T>
         {
             try
             {
-                var (start, n) = (w.Start, w.N);
-                if (Sorts)
+                var n = w.N;
+                if (HoldsAllRows) ReadRows(tensor, size, w);
+                if (scales is not null)
                 {
+                    ReferenceChunk(tensor, size, w);
+                    var reference = w.Reference.AsSpan(0, n);
                     for (var k = 0; k < updates.Length; k++)
-                        ReadChecked(updates[k], tensor, start, size, MemoryMarshal.AsBytes(w.Rows[k].AsSpan(0, n)));
+                    {
+                        if (scales[k] >= 1) continue;
+                        var row = w.Rows[k].AsSpan(0, n);
+                        // row = reference + scale·(row − reference)
+                        TensorPrimitives.Subtract(row, reference, row);
+                        TensorPrimitives.MultiplyAdd(row, T.CreateChecked(scales[k]), reference, row);
+                    }
                 }
                 var result = w.Result.AsSpan(0, n);
                 switch (strategy.Name)
@@ -357,6 +470,15 @@ public sealed class ModelMerger
         private void WeightedMean<T>(TensorDeclaration tensor, int size, Worker<T> w, T[] typedWeights, Span<T> destination)
             where T : unmanaged, IFloatingPointIeee754<T>
         {
+            if (HoldsAllRows)
+            {
+                // The rows are in memory (read checked, perhaps norm-bounded): no second read.
+                TensorPrimitives.Multiply(w.Rows[0].AsSpan(0, w.N), typedWeights[0], destination);
+                for (var k = 1; k < updates.Length; k++)
+                    TensorPrimitives.MultiplyAdd(w.Rows[k].AsSpan(0, w.N), typedWeights[k], destination, destination);
+                if (TensorOutputCheck.CountNonFinite(tensor.Dtype, MemoryMarshal.AsBytes(destination)).Total == 0) return;
+                throw new ModelMergeException([$"tensor '{tensor.Name}': the weighted mean overflows {tensor.Dtype} near element {w.Start}"]);
+            }
             var row = w.Rows[0].AsSpan(0, w.N);
             for (var k = 0; k < updates.Length; k++)
             {

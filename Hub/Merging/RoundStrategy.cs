@@ -14,6 +14,7 @@ public static class RoundStrategy
         Beta2 = settings.Beta2,
         Tau = settings.Tau,
         TrimFraction = settings.TrimFraction,
+        NormBound = settings.NormBound,
     };
 
     /// <summary>How many of <paramref name="stations"/> must contribute for a round to merge (at least one).</summary>

@@ -28,8 +28,11 @@ public sealed record TrainingOutput(string UpdatePath, long Samples, IReadOnlyDi
         ["seed"] = job.Training.Seed,
     }.ToJsonString();
 
-    /// <summary>Reads <c>{"samples": N, "metrics": {"name": number, …}}</c>, nothing else; returns the problem when it is not that.</summary>
-    public static (long Samples, IReadOnlyDictionary<string, double> Metrics, string? Problem) ParseMetrics(byte[] json)
+    /// <summary>
+    /// Reads <c>{"samples": N, "metrics": {"name": number, …}}</c>, nothing else; returns the problem when it is not that.
+    /// <paramref name="evaluationOnly"/> also accepts N = 0, for an execution that only scores a model (never an update).
+    /// </summary>
+    public static (long Samples, IReadOnlyDictionary<string, double> Metrics, string? Problem) ParseMetrics(byte[] json, bool evaluationOnly = false)
     {
         var metrics = new SortedDictionary<string, double>(StringComparer.Ordinal);
         try
@@ -42,7 +45,7 @@ public sealed record TrainingOutput(string UpdatePath, long Samples, IReadOnlyDi
             {
                 switch (member.Name)
                 {
-                    case "samples" when member.Value.ValueKind == JsonValueKind.Number && member.Value.TryGetInt64(out var n) && n > 0:
+                    case "samples" when member.Value.ValueKind == JsonValueKind.Number && member.Value.TryGetInt64(out var n) && (n > 0 || (evaluationOnly && n == 0)):
                         samples = n;
                         break;
                     case "samples":

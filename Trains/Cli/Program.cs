@@ -13,7 +13,7 @@ try
         output.WriteLine(Usage.Text);
         return args.Length == 0 ? 2 : 0;
     }
-    var rest = new CliArgs(args.Skip(1), "json", "watch", "refresh", "torch");
+    var rest = new CliArgs(args.Skip(1), "json", "watch", "refresh", "torch", "norm-bound", "no-training");
     return args[0] switch
     {
         "demo" => await DemoCommand.RunAsync(rest, output),
@@ -76,7 +76,7 @@ internal static class Usage
         healthtrain — build, push and run trains on a HealthTrain federation
 
         Set-up (from the checkout):
-          ./healthtrain demo                       run a whole local federation end to end
+          ./healthtrain demo [--no-training]       run a whole local federation end to end: statistics, then federated training
           ./healthtrain test                       run every test
 
         Researchers:
@@ -87,7 +87,9 @@ internal static class Usage
           healthtrain train build DIR              build the train in DIR (train.json + a .csproj) into a local image
           healthtrain train test DIR --data PATH [--stations N] [--rounds R] [--strategy …] [--param k=v] [--evaluate] [--out FILE]
                                                    simulate a training run over local stations (PATH split by city, or one
-                                                   subfolder per station) with the stations' and hub's own code, no hub
+                                                   subfolder per station) with the stations' and hub's own code, no hub;
+                                                   image trains: PATH a .npz [--split train|val] or collection .safetensors,
+                                                   dealt by label [--label-skew S]
           healthtrain train push IMAGE|DIR [--key PATH]   push a train, sign it with your key, submit it for publication
           healthtrain train list                   trains you submitted, with their state
           healthtrain train show|check ID          the hub's checks of a train (check: run them again, e.g. after signing)
@@ -98,7 +100,7 @@ internal static class Usage
           healthtrain train verify IMAGE --key PUB.pem [--key …]   which of these keys signed it (exit 1: none)
           healthtrain run start TRAIN --stations a,b [--param k=v] [--watch]
               training trains: [--rounds R] [--strategy fedavg|fedprox|fedadam|median|trimmed-mean] [--mu X]
-              [--server-lr X] [--trim X] [--min-stations N] [--min-fraction F] [--deadline SECONDS] [--seed N]
+              [--server-lr X] [--trim X] [--norm-bound] [--min-stations N] [--min-fraction F] [--deadline SECONDS] [--seed N]
           healthtrain model list [--run RUN] | model show REF | model pull REF --out FILE   REF: sha256:… or RUN/ROUND
           healthtrain run watch|show|results RUN [--json]
           healthtrain run prov RUN                 the run's provenance as W3C PROV-JSON

@@ -101,6 +101,8 @@ public sealed record TrainingSettings
     public double? Tau { get; init; }
     /// <summary>trimmed-mean: the fraction dropped at each end per coordinate.</summary>
     public double? TrimFraction { get; init; }
+    /// <summary>Any strategy: first scale each update's distance from the global model down to the round's median distance.</summary>
+    public bool? NormBound { get; init; }
     /// <summary>Quorum: at least this many stations must contribute to a round (default 1).</summary>
     public int? MinStations { get; init; }
     /// <summary>Quorum: at least this fraction of the run's stations must contribute (default none).</summary>

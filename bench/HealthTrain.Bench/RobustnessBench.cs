@@ -13,7 +13,9 @@ namespace HealthTrain.Bench;
 /// <summary>
 /// One of five city-slice stations sends poisoned updates every round — its trained weights scaled ×100, or replaced by
 /// random values — and diabetes-risk is trained with FedAvg, coordinate-wise median and trimmed mean (β = 0.2, one value
-/// trimmed at each end of five). Each final model is evaluated on all the data's held-out patients, against the clean run.
+/// trimmed at each end of five), each also with the hub's norm bounding. Each final model is scored on every patient of
+/// the data (526, about 25 diabetic: the held-out fifth alone has about five, too few to tell 0.02 of AUROC apart),
+/// against the clean run of the same strategy.
 /// </summary>
 public static class RobustnessBench
 {
@@ -30,16 +32,17 @@ public static class RobustnessBench
         var all = Load("all", [data], work);
         var stations = slices.Parts.Select((p, i) => Load($"station-{i + 1}", [p.Folder], work)).ToList();
         var parameters = new Dictionary<string, System.Text.Json.JsonElement> { ["epochs"] = System.Text.Json.JsonSerializer.SerializeToElement(10) };
+        var everyone = new Dictionary<string, System.Text.Json.JsonElement>
+        {
+            ["epochs"] = System.Text.Json.JsonSerializer.SerializeToElement(0),
+            ["held_out_fraction"] = System.Text.Json.JsonSerializer.SerializeToElement(1.0),
+        };
         output.WriteLine($"diabetes-risk (logistic), 5 city slices ({string.Join("/", slices.Parts.Select(p => p.PatientCount))} patients), {rounds} rounds x 10 epochs, seed 42; {Poisoner} poisons every update");
-        output.WriteLine($"{"strategy",-14} {"clean AUROC",12} {"x100 AUROC",11} {"random AUROC",13}");
+        output.WriteLine("final models scored on every patient of the data");
+        output.WriteLine($"{"strategy",-26} {"clean AUROC",12} {"x100 AUROC",11} {"random AUROC",13} {"worst drop",11}");
 
         var random = new Random(7);
-        foreach (var (name, settings) in new (string, TrainingSettings)[]
-        {
-            ("fedavg", new TrainingSettings { Strategy = "fedavg" }),
-            ("median", new TrainingSettings { Strategy = "median" }),
-            ("trimmed-mean", new TrainingSettings { Strategy = "trimmed-mean", TrimFraction = 0.2 }),
-        })
+        foreach (var (name, settings) in Strategies)
         {
             var results = new List<double>();
             foreach (var (attack, tamper) in new (string, Action<string, int, string>?)[]
@@ -50,13 +53,26 @@ public static class RobustnessBench
             })
             {
                 var result = await new LocalSimulation(docker, image.Reference, image.Manifest, stations,
-                    new SimulationOptions(Path.Combine(work, $"{name}-{attack}"), rounds, settings, parameters) { Tamper = tamper }, _ => { })
+                    new SimulationOptions(Path.Combine(work, $"{name}-{attack}"), rounds, settings, parameters)
+                    {
+                        Tamper = tamper, EvaluationParameters = everyone, Parallel = 2,
+                    }, _ => { })
                     .RunAsync(all, CancellationToken.None);
                 results.Add(result.Evaluation!["global_auroc"]);
             }
-            output.WriteLine($"{name,-14} {results[0],12:0.0000} {results[1],11:0.0000} {results[2],13:0.0000}");
+            output.WriteLine($"{name,-26} {results[0],12:0.0000} {results[1],11:0.0000} {results[2],13:0.0000} {results[0] - Math.Min(results[1], results[2]),11:0.0000}");
         }
     }
+
+    private static readonly (string Name, TrainingSettings Settings)[] Strategies =
+    [
+        ("fedavg", new TrainingSettings { Strategy = "fedavg" }),
+        ("fedavg + norm bound", new TrainingSettings { Strategy = "fedavg", NormBound = true }),
+        ("median", new TrainingSettings { Strategy = "median" }),
+        ("median + norm bound", new TrainingSettings { Strategy = "median", NormBound = true }),
+        ("trimmed-mean", new TrainingSettings { Strategy = "trimmed-mean", TrimFraction = 0.2 }),
+        ("trimmed-mean + norm bound", new TrainingSettings { Strategy = "trimmed-mean", TrimFraction = 0.2, NormBound = true }),
+    ];
 
     /// <summary>Rewrites every float32 value of an update file in place.</summary>
     private static void Rewrite(string path, Func<float, float> change)

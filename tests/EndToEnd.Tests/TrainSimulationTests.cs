@@ -30,4 +30,24 @@ public sealed class TrainSimulationTests(FederationFixture f)
         Assert.True(TensorOutputCheck.Check(image.Manifest.Outputs.Tensors, result.FinalModel).IsValid);
         Assert.InRange(result.Evaluation!["global_accuracy"], 0, 1); // AUROC is left out when the held-out part holds no case
     }
+
+    [Fact]
+    public async Task Train_test_deals_an_image_collection_to_label_skewed_stations_and_evaluates_the_merged_cnn()
+    {
+        var work = Path.Combine(f.Root, "image-simulation");
+        var npz = Path.Combine(RepoPaths.SharedData, "pneumoniamnist", "pneumoniamnist_trainval.npz");
+        var output = new StringWriter();
+
+        var exit = await SimulationCommand.RunAsync(new CliArgs(["test", Path.Combine(RepoPaths.Root, "Trains", "Examples", "pneumonia-cnn"),
+            "--data", npz, "--split", "val", "--stations", "2", "--label-skew", "0.9", "--rounds", "2", "--param", "epochs=1",
+            "--work", work, "--evaluate"], "evaluate"), output);
+
+        var text = output.ToString();
+        Assert.Equal(0, exit);
+        // The validation split's 524 images (135 normal, 389 pneumonia): 90 % of each class at its own station.
+        Assert.Contains("station-1: 170 images (122 labelled 0, 48 labelled 1)", text);
+        Assert.Contains("station-2: 354 images (13 labelled 0, 341 labelled 1)", text);
+        Assert.Contains("round 2: 2 station(s), 524 samples", text);
+        Assert.Matches(@"final model on all-stations: .*global_auroc 0\.\d+", text);
+    }
 }

@@ -124,7 +124,7 @@ public static class RunCommands
 
     /// <summary>
     /// Training settings from <c>--strategy NAME [--mu X] [--server-lr X] [--beta1 X] [--beta2 X] [--tau X] [--trim X]
-    /// [--min-stations N] [--min-fraction F] [--deadline SECONDS] [--seed N]</c>; null when none is given (the hub's defaults).
+    /// [--norm-bound] [--min-stations N] [--min-fraction F] [--deadline SECONDS] [--seed N]</c>; null when none is given (the hub's defaults).
     /// </summary>
     internal static TrainingSettings? TrainingFrom(CliArgs args)
     {
@@ -140,6 +140,7 @@ public static class RunCommands
             Beta2 = Number("beta2"),
             Tau = Number("tau"),
             TrimFraction = Number("trim"),
+            NormBound = args.Flag("norm-bound") ? true : null,
             MinStations = Integer("min-stations"),
             MinFraction = Number("min-fraction"),
             RoundDeadlineSeconds = Integer("deadline"),

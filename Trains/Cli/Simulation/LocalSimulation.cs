@@ -11,9 +11,19 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace HealthTrain.Cli.Simulation;
 
-/// <summary>A simulated station: a name and its own FHIR store, loaded from a folder.</summary>
+/// <summary>A simulated station: a name, its own FHIR store loaded from folders, and the image collections it serves.</summary>
 public sealed record SimulatedStation(string Name, FhirStore Store, long Resources)
 {
+    /// <summary>Image collections by input name, as a station's operator lists them in <c>Station:ImageCollections</c>.</summary>
+    public IReadOnlyDictionary<string, string> ImageCollections { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>A station that serves only image collections (its FHIR store at <paramref name="storePath"/> stays empty).</summary>
+    public static SimulatedStation WithImages(string name, IReadOnlyDictionary<string, string> collections, string storePath)
+    {
+        var station = Load(name, [], storePath);
+        return station with { ImageCollections = collections };
+    }
+
     /// <summary>A station whose fresh store at <paramref name="storePath"/> holds every FHIR file of <paramref name="folders"/>.</summary>
     public static SimulatedStation Load(string name, IReadOnlyList<string> folders, string storePath)
     {
@@ -45,6 +55,12 @@ public sealed record SimulationOptions(string WorkDir, int Rounds, TrainingSetti
     /// and may rewrite the file (a poisoned station). Null in normal simulations.
     /// </summary>
     public Action<string, int, string>? Tamper { get; init; }
+
+    /// <summary>
+    /// Parameters that differ for the final evaluation (e.g. <c>held_out_fraction</c> 1 and <c>epochs</c> 0 to score the
+    /// final model on every record of a validation station); the run's parameters otherwise.
+    /// </summary>
+    public IReadOnlyDictionary<string, System.Text.Json.JsonElement>? EvaluationParameters { get; init; }
 }
 
 /// <summary>
@@ -58,8 +74,10 @@ public sealed class LocalSimulation(DockerClient docker, string image, TrainMani
     public async Task<SimulationResult> RunAsync(SimulatedStation? evaluateOn, CancellationToken ct)
     {
         Directory.CreateDirectory(options.WorkDir);
-        var (parameters, errors) = ParameterValues.Resolve(manifest, options.Parameters is null ? null : new Dictionary<string, System.Text.Json.JsonElement>(options.Parameters));
-        if (errors.Count > 0) throw new ProtocolValidationException("the parameters are invalid", errors);
+        var parameters = Resolve(options.Parameters, "the parameters are invalid");
+        var evaluationParameters = options.EvaluationParameters is null ? parameters
+            : Resolve(new Dictionary<string, System.Text.Json.JsonElement>((options.Parameters ?? new Dictionary<string, System.Text.Json.JsonElement>())
+                .Where(p => !options.EvaluationParameters.ContainsKey(p.Key)).Concat(options.EvaluationParameters)), "the evaluation parameters are invalid");
         var strategy = RoundStrategy.Of(options.Training).EnsureValid();
         string? global = null;
         string? state = null;
@@ -109,11 +127,18 @@ public sealed class LocalSimulation(DockerClient docker, string image, TrainMani
         if (evaluateOn is not null)
         {
             // One more execution over all the data with the final model: its global_* metrics evaluate that model on the held-out part.
-            var (result, _) = await ExecuteAsync(evaluateOn, Job(options.Rounds + 1, global, options.Rounds + 1), parameters, global, "evaluation", ct);
+            var (result, _) = await ExecuteAsync(evaluateOn, Job(options.Rounds + 1, global, options.Rounds + 1), evaluationParameters, global, "evaluation", ct,
+                evaluationOnly: true);
             evaluation = result.Metrics.Where(m => m.Key.StartsWith("global_", StringComparison.Ordinal)).ToDictionary(m => m.Key, m => m.Value);
             progress($"final model on {evaluateOn.Name}: " + string.Join(", ", evaluation.Select(m => $"{m.Key} {F(m.Value)}")));
         }
         return new SimulationResult(rounds, global!, evaluation);
+    }
+
+    private System.Text.Json.Nodes.JsonObject Resolve(IReadOnlyDictionary<string, System.Text.Json.JsonElement>? values, string what)
+    {
+        var (resolved, errors) = ParameterValues.Resolve(manifest, values is null ? null : new Dictionary<string, System.Text.Json.JsonElement>(values));
+        return errors.Count > 0 ? throw new ProtocolValidationException(what, errors) : resolved;
     }
 
     private JobAssignment Job(int round, string? global, int? rounds = null) =>
@@ -123,7 +148,7 @@ public sealed class LocalSimulation(DockerClient docker, string image, TrainMani
         };
 
     private async Task<(SimulatedContribution Result, string Update)> ExecuteAsync(SimulatedStation station, JobAssignment job,
-        System.Text.Json.Nodes.JsonObject parameters, string? global, string step, CancellationToken ct)
+        System.Text.Json.Nodes.JsonObject parameters, string? global, string step, CancellationToken ct, bool evaluationOnly = false)
     {
         var dir = Path.Combine(options.WorkDir, station.Name, step);
         if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
@@ -131,7 +156,12 @@ public sealed class LocalSimulation(DockerClient docker, string image, TrainMani
         var output = Directory.CreateDirectory(Path.Combine(dir, "output")).FullName;
         // The train runs as 65532: it must be able to read its input and write its output.
         File.SetUnixFileMode(output, (UnixFileMode)Convert.ToInt32("777", 8));
-        var stationOptions = new StationOptions { Name = station.Name, DataDir = Path.Combine(options.WorkDir, station.Name) };
+        var stationOptions = new StationOptions
+        {
+            Name = station.Name,
+            DataDir = Path.Combine(options.WorkDir, station.Name),
+            ImageCollections = new Dictionary<string, string>(station.ImageCollections),
+        };
         var inputs = new TrainInputs(station.Store, stationOptions);
         var plan = inputs.Plan(manifest);
         File.WriteAllText(Path.Combine(input, "parameters.json"), parameters.ToJsonString());
@@ -151,6 +181,15 @@ public sealed class LocalSimulation(DockerClient docker, string image, TrainMani
             new Dictionary<string, string> { ["org.healthtrain.simulation"] = station.Name }), ct);
         if (outcome.TimedOut || outcome.ExitCode != 0)
             throw new InvalidOperationException($"{station.Name} {step}: the train {(outcome.TimedOut ? "timed out" : $"exited with code {outcome.ExitCode}")}:\n{outcome.LogTail}");
+        if (evaluationOnly)
+        {
+            // Only the metrics count: the evaluation may train on nothing (held_out_fraction 1), and its update is never merged.
+            var metricsPath = Path.Combine(output, TrainingOutput.MetricsFileName);
+            var (samples, metrics, problem) = File.Exists(metricsPath) ? TrainingOutput.ParseMetrics(File.ReadAllBytes(metricsPath), evaluationOnly: true)
+                : (0, new Dictionary<string, double>(), $"the train wrote no /output/{TrainingOutput.MetricsFileName}");
+            if (problem is not null) throw new InvalidOperationException($"{station.Name} {step}: {problem}");
+            return (new SimulatedContribution(station.Name, samples, metrics, outcome.RunMs), "");
+        }
         var training = OutputCollector.CollectTraining(output, manifest, stationOptions.MaxOutputBytes, stationOptions.MaxOutputFiles);
         return (new SimulatedContribution(station.Name, training.Samples, training.Metrics, outcome.RunMs), training.UpdatePath);
     }

@@ -125,6 +125,91 @@ public class ModelMergerTests : IDisposable
         Assert.All(mean["fc.weight"], v => Assert.True(v > 1000));
     }
 
+    /// <summary>Norm bounding by hand: distances over every float tensor, the median, each difference scaled to it.</summary>
+    private static List<Dictionary<string, double[]>> Bounded(List<Dictionary<string, double[]>> models, Dictionary<string, double[]> reference, out double[] scales)
+    {
+        var floats = ModelFiles.Tensors.Where(t => t.Dtype != "int64").ToList();
+        var distances = models.Select(m => Math.Sqrt(floats.Sum(t => m[t.Name].Select((v, i) => (v - reference[t.Name][i]) * (v - reference[t.Name][i])).Sum()))).ToArray();
+        var sorted = distances.Order().ToArray();
+        var median = sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+        var factors = distances.Select(d => d > median ? median / d : 1).ToArray();
+        scales = factors;
+        return [.. models.Select((m, k) => m.ToDictionary(kv => kv.Key, kv => floats.Any(t => t.Name == kv.Key)
+            ? kv.Value.Select((v, i) => reference[kv.Key][i] + factors[k] * (v - reference[kv.Key][i])).ToArray()
+            : kv.Value))];
+    }
+
+    [Theory]
+    [InlineData("fedavg", 1)]
+    [InlineData("fedavg", 64)]
+    [InlineData("median", 100)]
+    [InlineData("trimmed-mean", 7)]
+    public void Norm_bounding_scales_each_update_to_the_median_distance_from_the_global_model_first(string strategy, int chunk)
+    {
+        var (updates, models) = Updates(5, seed: 6);
+        var global = ModelFiles.Random(77);
+        var globalPath = files.Write("global.safetensors", global);
+        // One update far away: ten times the others' spread.
+        models[2] = models[2].ToDictionary(kv => kv.Key, kv => kv.Key == "bn.num_batches_tracked" ? kv.Value : kv.Value.Select(v => v * 10).ToArray());
+        updates[2] = updates[2] with { Path = files.Write("far.safetensors", models[2]) };
+        var bounded = Bounded(models, global, out var scales);
+        var total = updates.Sum(u => u.Samples);
+        var plain = new MergeStrategy { Name = strategy, TrimFraction = strategy == "trimmed-mean" ? 0.2 : null };
+        var expected = strategy switch
+        {
+            "fedavg" => Reference(bounded, xs => xs.Select((x, k) => x * updates[k].Samples).Sum() / total),
+            "median" => Reference(bounded, xs => xs.Order().ElementAt(2)),
+            _ => Reference(bounded, xs => xs.Order().Skip(1).Take(3).Average()),
+        };
+
+        var (actual, header, result) = Merge(new MergeRequest
+        {
+            Strategy = plain with { NormBound = true }, Tensors = ModelFiles.Tensors, Updates = updates, Round = 2, GlobalModelPath = globalPath,
+        }, chunk);
+
+        // The factors come from float32 sums of squares: float64 tensors agree to about 1e-7 relative.
+        ModelFiles.AssertClose(expected, actual, float32Tolerance: 1e-5, float64Tolerance: 1e-6);
+        Assert.Equal("global", result.NormBound!.Reference);
+        Assert.Equal(scales, result.NormBound.Stations.Select(s => s.Scale), (a, b) => Math.Abs(a - b) < 1e-6);
+        Assert.True(result.NormBound.Stations[2].Scale < 0.2, "the far update is scaled down");
+        Assert.Equal(3, scales.Count(f => f == 1)); // the median one and those nearer keep their values
+        var recorded = JsonDocument.Parse(header.Metadata["normBound"]).RootElement;
+        Assert.Equal("hospital-2", recorded.GetProperty("stations")[2].GetProperty("station").GetString());
+        Assert.True(JsonDocument.Parse(header.Metadata["strategyParameters"]).RootElement.GetProperty("normBound").GetBoolean());
+    }
+
+    [Fact]
+    public void Norm_bounding_without_a_global_model_measures_from_the_coordinate_wise_median()
+    {
+        var (updates, models) = Updates(4, seed: 8);
+        var median = Reference(models, xs => { var s = xs.Order().ToArray(); return (s[1] + s[2]) / 2; });
+        var bounded = Bounded(models, median, out _);
+        var total = updates.Sum(u => u.Samples);
+        var expected = Reference(bounded, xs => xs.Select((x, k) => x * updates[k].Samples).Sum() / total);
+
+        var (actual, _, result) = Merge(new MergeRequest { Strategy = MergeStrategy.FedAvg() with { NormBound = true }, Tensors = ModelFiles.Tensors, Updates = updates }, chunk: 50);
+
+        // The factors come from float32 sums of squares: float64 tensors agree to about 1e-7 relative.
+        ModelFiles.AssertClose(expected, actual, float32Tolerance: 1e-5, float64Tolerance: 1e-6);
+        Assert.Equal("median", result.NormBound!.Reference);
+    }
+
+    [Fact]
+    public void Norm_bounding_takes_the_sting_out_of_a_scaled_update_for_fedavg()
+    {
+        var (updates, models) = Updates(5, seed: 9);
+        var global = models[0];
+        var poisoned = models[4].ToDictionary(kv => kv.Key, kv => kv.Key == "bn.num_batches_tracked" ? kv.Value : kv.Value.Select(v => v * 100).ToArray());
+        updates[4] = updates[4] with { Path = files.Write("x100.safetensors", poisoned) };
+        var request = new MergeRequest { Strategy = MergeStrategy.FedAvg(), Tensors = ModelFiles.Tensors, Updates = updates, GlobalModelPath = files.Write("g.safetensors", global) };
+
+        var (plain, _, _) = Merge(request);
+        var (bounded, _, _) = Merge(request with { Strategy = MergeStrategy.FedAvg() with { NormBound = true } });
+
+        Assert.Contains(plain["fc.weight"], v => Math.Abs(v) > 5);
+        Assert.All(bounded["fc.weight"], v => Assert.InRange(v, -2, 2));
+    }
+
     [Fact]
     public void FedAdam_over_two_rounds_matches_a_hand_written_reference()
     {
