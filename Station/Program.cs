@@ -9,6 +9,8 @@ using HealthTrain.Station.Execution;
 using HealthTrain.Station.Fhir;
 using HealthTrain.Station.Hub;
 using HealthTrain.Station.Jobs;
+using HealthTrain.Station.Release;
+using HealthTrain.Station.OperatorConsole;
 
 if (await StationCommands.TryRunAsync(args) is { } exitCode) return exitCode;
 
@@ -22,6 +24,7 @@ if (TrainUserPolicy.WhyInvalid(options.RootImages) is { } rootImages) problems.A
 if (options.MaxOutputBytes <= 0 || options.MaxOutputFiles <= 0) problems.Add("Station:MaxOutputBytes and Station:MaxOutputFiles must be positive");
 problems.AddRange(options.Privacy.Validate());
 problems.AddRange(options.Disclosure.Validate());
+problems.AddRange(options.Release.Validate());
 if (problems.Count > 0)
 {
     Console.Error.WriteLine("station configuration is incomplete:\n  " + string.Join("\n  ", problems));
@@ -70,6 +73,9 @@ builder.Services.AddSingleton<StationOperators>();
 builder.Services.AddSingleton<StationAudit>();
 builder.Services.AddSingleton<ReceiptStore>();
 builder.Services.AddSingleton<ReceiptCollector>();
+builder.Services.AddSingleton<JobHistory>();
+builder.Services.AddSingleton<ReleaseStore>();
+builder.Services.AddStationConsole(options);
 builder.Services.AddHttpClient<HubClient>();
 builder.Services.AddHostedService<JobWorker>();
 
@@ -79,6 +85,8 @@ app.Services.GetRequiredService<StationOperators>();
 app.MapApprovalEndpoints();
 app.MapAuditEndpoints();
 app.MapReceiptEndpoints();
+// The operator's console (/console): same loopback binding as the API below.
+app.MapStationConsole();
 // Local status for the station's operator; bind the station to loopback (--urls http://127.0.0.1:PORT).
 app.MapGet("/api/status", (StationStatus status, FhirStore store) => new
 {

@@ -75,6 +75,9 @@ public sealed class StationOptions
     /// </summary>
     public Dictionary<string, string> Operators { get; set; } = [];
 
+    /// <summary>Which checked results wait in the outbox for the operator's release before they go to the hub (section <c>Station:Release</c>).</summary>
+    public Release.ReleaseOptions Release { get; set; } = new();
+
     /// <summary>Differential privacy for released model updates (section <c>Station:Privacy</c>); off unless a noise multiplier is set.</summary>
     public Privacy.PrivacyOptions Privacy { get; set; } = new();
 

@@ -76,6 +76,8 @@ public static class JobEndpoints
         });
         group.MapPost("/{id:long}/awaiting-approval", (long id, JobAwaitingApproval report, HttpContext http, JobQueue queue) =>
             ToResult(queue.MarkAwaitingApproval(http.User.Caller(), id, report), id));
+        group.MapPost("/{id:long}/awaiting-release", (long id, JobAwaitingRelease report, HttpContext http, JobQueue queue) =>
+            ToResult(queue.MarkAwaitingRelease(http.User.Caller(), id, report), id));
         group.MapPost("/{id:long}/result", (long id, JobResultUpload upload, HttpContext http, JobQueue queue) =>
         {
             var (outcome, errors) = queue.Complete(http.User.Caller(), id, upload);

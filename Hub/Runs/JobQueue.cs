@@ -130,9 +130,14 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, LedgerStore ledge
             new { awaiting = JobStates.AwaitingApproval, now }, tx).AsList();
         foreach (var id in undecided)
             Finish(c, tx, id, JobStates.Failed, "approval: the station made no decision on the train within the time it asked for", null, null, null, now);
+        var unreleased = c.Query<long>("SELECT id FROM jobs WHERE state = @awaiting AND lease_until < @now",
+            new { awaiting = JobStates.AwaitingRelease, now }, tx).AsList();
+        foreach (var id in unreleased)
+            Finish(c, tx, id, JobStates.Failed, "release: the station's operator did not release the result within the time the station asked for", null, null, null, now);
         Commit(tx);
-        if (expired.Count + undecided.Count > 0) signal.Notify();
-        return expired.Count + undecided.Count;
+        var swept = expired.Count + undecided.Count + unreleased.Count;
+        if (swept > 0) signal.Notify();
+        return swept;
     }
 
     /// <summary>
@@ -196,6 +201,24 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, LedgerStore ledge
             ["decision"] = "pending", ["reason"] = report.Reason,
         });
         Commit(tx);
+        return JobReportOutcome.Accepted;
+    }
+
+    /// <summary>
+    /// The train ran and the station holds its checked result until the station's operator releases it; the lease is
+    /// extended to the wait the station asks for, as for an approval.
+    /// </summary>
+    public JobReportOutcome MarkAwaitingRelease(Caller station, long jobId, JobAwaitingRelease report)
+    {
+        using var c = db.Open();
+        var wait = TimeSpan.FromSeconds(Math.Clamp(report.WaitSeconds, 1, MaxApprovalWait.TotalSeconds));
+        var changed = c.Execute("""
+            UPDATE jobs SET state = @awaiting, lease_until = @lease, error = @reason
+            WHERE id = @id AND station_id = @station AND state IN (@running, @awaiting)
+            """, new { awaiting = JobStates.AwaitingRelease, running = JobStates.Running, lease = DateTimeOffset.UtcNow + wait,
+                       reason = $"release: {report.Reason}", id = jobId, station = station.Id });
+        if (changed == 0)
+            return Exists(c, station, jobId) ? JobReportOutcome.Conflict : JobReportOutcome.NotFound;
         return JobReportOutcome.Accepted;
     }
 
@@ -305,8 +328,8 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, LedgerStore ledge
         var job = OpenJob(c, tx, station, jobId);
         if (job.Outcome != JobReportOutcome.Accepted) return job.Outcome;
         var stage = string.IsNullOrWhiteSpace(report.Stage) ? "station" : report.Stage.Trim();
-        // A train that ran and failed was executed; one stopped before it ran was refused by the station.
-        RecordFor(c, tx, station, stage is "run" or "collect" ? LedgerKinds.JobExecuted : LedgerKinds.JobRefused, station.Name, $"job/{jobId}", new JsonObject
+        // A train that ran and failed (or whose result was withheld) was executed; one stopped before it ran was refused by the station.
+        RecordFor(c, tx, station, stage is "run" or "collect" or "release" ? LedgerKinds.JobExecuted : LedgerKinds.JobRefused, station.Name, $"job/{jobId}", new JsonObject
         {
             ["stage"] = stage, ["outcome"] = "failed", ["exitCode"] = report.ExitCode,
         });
@@ -355,7 +378,8 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, LedgerStore ledge
             WHERE j.id = @jobId AND j.station_id = @station
             """, new { jobId, station = station.Id }, tx);
         if (job.State is null) return (JobReportOutcome.NotFound, null);
-        return job.State is JobStates.Claimed or JobStates.Running or JobStates.AwaitingApproval ? (JobReportOutcome.Accepted, job.Manifest) : (JobReportOutcome.Conflict, null);
+        return job.State is JobStates.Claimed or JobStates.Running or JobStates.AwaitingApproval or JobStates.AwaitingRelease
+            ? (JobReportOutcome.Accepted, job.Manifest) : (JobReportOutcome.Conflict, null);
     }
 
     private static bool Exists(SqliteConnection c, Caller station, long jobId) =>

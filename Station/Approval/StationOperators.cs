@@ -38,6 +38,9 @@ public sealed class StationOperators
         return tokenHashes.FirstOrDefault(o => CryptographicOperations.FixedTimeEquals(o.Value, hash)).Key;
     }
 
+    /// <summary>True while <paramref name="name"/> is one of the station's operators (a console session ends when its operator is removed).</summary>
+    public bool Has(string name) => tokenHashes.ContainsKey(name);
+
     private static byte[] Hash(string token) => SHA256.HashData(Encoding.UTF8.GetBytes(token));
 
     private const string OperatorItem = "station-operator";

@@ -70,6 +70,13 @@ public sealed class HubClient
         await EnsureOk(response, ct);
     }
 
+    /// <summary>Tells the hub the station holds the job's checked result until its operator releases it.</summary>
+    public async Task AwaitingReleaseAsync(long jobId, JobAwaitingRelease report, CancellationToken ct)
+    {
+        using var response = await _http.PostAsJsonAsync($"/api/station/jobs/{jobId}/awaiting-release", report, ProtocolJson.Api, ct);
+        await EnsureOk(response, ct);
+    }
+
     /// <summary>Uploads a result; returns the hub's refusal message when it rejected it (the hub then fails the job itself).</summary>
     public async Task<string?> ResultAsync(long jobId, JobResultUpload upload, CancellationToken ct)
     {

@@ -7,6 +7,7 @@ using HealthTrain.Station.Audit;
 using HealthTrain.Station.Receipts;
 using HealthTrain.Station.Fhir;
 using HealthTrain.Station.Hub;
+using HealthTrain.Station.Release;
 using HealthTrain.Trains.Protocol;
 
 namespace HealthTrain.Station.Jobs;
@@ -14,11 +15,13 @@ namespace HealthTrain.Station.Jobs;
 /// <summary>
 /// The station's main loop: load the FHIR folder once, then long-poll the hub for jobs and run them one at a time.
 /// A job whose image waits for its operator's approval is parked (held at the hub as awaiting approval) while other
-/// jobs go on; parked jobs are taken up again as soon as their digest is decided. Every job ends with a report to the
-/// hub, success or failure, so a run never waits on a silent station.
+/// jobs go on; parked jobs are taken up again as soon as their digest is decided. Likewise a checked result of a kind
+/// the station releases by hand (<see cref="ReleaseOptions"/>) waits in the outbox, the hub told so, until the operator
+/// releases or withholds it. Every job ends with a report to the hub, success or failure, so a run never waits on a
+/// silent station.
 /// </summary>
 public sealed class JobWorker(HubClient hub, JobRunner runner, ApprovalGate gate, ApprovalStore approvals, FhirStore store, StationOptions options,
-    StationStatus status, StationAudit audit, ReceiptCollector receipts, ILogger<JobWorker> log) : BackgroundService
+    StationStatus status, StationAudit audit, ReceiptCollector receipts, JobHistory history, ReleaseStore releases, ILogger<JobWorker> log) : BackgroundService
 {
     private static readonly TimeSpan Backoff = TimeSpan.FromSeconds(2);
 
@@ -64,10 +67,13 @@ public sealed class JobWorker(HubClient hub, JobRunner runner, ApprovalGate gate
         }
     }
 
-    /// <summary>Runs or refuses parked jobs whose digest was decided, fails those that waited too long; returns how many still wait.</summary>
+    /// <summary>
+    /// Runs or refuses parked jobs whose digest was decided, sends or fails held results the operator decided on, fails
+    /// those that waited too long; returns how many still wait.
+    /// </summary>
     private async Task<int> TakeUpParkedAsync(CancellationToken ct)
     {
-        var waiting = 0;
+        var waiting = await TakeUpHeldResultsAsync(ct);
         foreach (var parked in approvals.Parked())
         {
             var state = approvals.Find(parked.Digest)?.State;
@@ -87,8 +93,54 @@ public sealed class JobWorker(HubClient hub, JobRunner runner, ApprovalGate gate
         return waiting;
     }
 
+    private async Task<int> TakeUpHeldResultsAsync(CancellationToken ct)
+    {
+        var waiting = 0;
+        foreach (var held in releases.All())
+        {
+            var job = held.Job;
+            if (held.State == ReleaseStates.Released)
+            {
+                try
+                {
+                    await UploadAsync(job, new JobOutcome(held.Result, held.UpdateFile), ct);
+                    releases.Remove(job.JobId);
+                }
+                catch (Exception e) when (!ct.IsCancellationRequested
+                                          && (e is TaskCanceledException || e is HttpRequestException { StatusCode: null or >= System.Net.HttpStatusCode.InternalServerError }))
+                {
+                    // The hub is away: released stays released, and the upload is tried again on the next turn of the loop.
+                    log.LogWarning("job {Job}: the released result could not be sent yet: {Error}", job.JobId, e.Message);
+                    waiting++;
+                }
+                catch (Exception e) when (!ct.IsCancellationRequested && e is HttpRequestException or IOException)
+                {
+                    // The hub no longer takes it (the job ended there meanwhile), or the update left the outbox: nothing to retry.
+                    log.LogWarning("job {Job}: the released result cannot be sent: {Error}", job.JobId, e.Message);
+                    history.Finished(job.JobId, false, "release", $"the released result could not be sent: {e.Message}", held.Result.Timings);
+                    status.JobDone(false);
+                    releases.Remove(job.JobId);
+                }
+                continue;
+            }
+            var failure = held.State == ReleaseStates.Withheld
+                ? $"the result was withheld at this station by {held.DecidedBy} on {held.DecidedAt:yyyy-MM-dd HH:mm} UTC: {held.Reason}"
+                : DateTimeOffset.UtcNow > held.WaitUntil ? $"the result was not released at this station within {options.Release.WaitHours} h" : null;
+            if (failure is null)
+            {
+                waiting++;
+                continue;
+            }
+            if (held.UpdateFile is not null) File.Delete(held.UpdateFile);
+            await ReportFailureAsync(job, new JobFailureReport("release", failure, Timings: held.Result.Timings, Inputs: held.Result.Inputs), ct);
+            releases.Remove(job.JobId);
+        }
+        return waiting;
+    }
+
     private async Task ProcessAsync(JobAssignment job, CancellationToken ct)
     {
+        history.Received(job);
         log.LogInformation("job {Job}: run {Run} round {Round}, train {Train} {Version}", job.JobId, job.RunId, job.Round, job.TrainName, job.TrainVersion);
         status.Set($"inspecting job {job.JobId}");
         try
@@ -103,41 +155,13 @@ public sealed class JobWorker(HubClient hub, JobRunner runner, ApprovalGate gate
                     return;
                 case GateDecision.Approved approved:
                     status.Set($"running job {job.JobId}");
+                    history.Started(job.JobId);
                     await WithRetriesAsync("report the start of", job, async () => { await hub.StartedAsync(job.JobId, new JobStarted(approved.Statement), ct); return true; }, ct);
                     var outcome = await runner.ExecuteAsync(prepared, ct);
-                    var result = outcome.Result;
-                    if (outcome.UpdateFile is { } updateFile)
-                    {
-                        // Recorded before it leaves: once sent, the station cannot take it back, whatever the hub answers.
-                        audit.Record(AuditKinds.UpdateReleased, job, Released("model-update", FileDigest(updateFile), new FileInfo(updateFile).Length, outcome));
-                        // A result that cost a whole train run is not thrown away because the hub was briefly unreachable.
-                        var (digest, refused) = await WithRetriesAsync("upload the update of", job, () => hub.UploadUpdateAsync(job.JobId, updateFile, ct), ct);
-                        File.Delete(updateFile);
-                        if (refused is not null)
-                        {
-                            log.LogWarning("job {Job}: the hub refused the update: {Refusal}", job.JobId, refused);
-                            audit.Record(AuditKinds.JobFailed, job, new JsonObject { ["stage"] = "hub", ["reason"] = "the hub refused the update: " + refused });
-                            status.JobDone(false);
-                            return;
-                        }
-                        result = result with { Update = result.Update! with { Digest = digest! } };
-                    }
-                    var resultBytes = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(result.Statistics, ProtocolJson.Options));
-                    var released = Released(outcome.UpdateFile is null ? "statistics" : "training-result",
-                        "sha256:" + Convert.ToHexStringLower(SHA256.HashData(resultBytes)), resultBytes.Length, outcome);
-                    if (result.Update is { } update)
-                    {
-                        released["update"] = update.Digest;
-                        released["samples"] = update.Samples;
-                    }
-                    audit.Record(AuditKinds.ResultReleased, job, released);
-                    var refusal = await WithRetriesAsync("upload the result of", job, () => hub.ResultAsync(job.JobId, result, ct), ct);
-                    if (refusal is not null)
-                    {
-                        log.LogWarning("job {Job}: the hub refused the result: {Refusal}", job.JobId, refusal);
-                        audit.Record(AuditKinds.JobFailed, job, new JsonObject { ["stage"] = "hub", ["reason"] = "the hub refused the result: " + refusal });
-                    }
-                    status.JobDone(refusal is null);
+                    if (options.Release.IsManual(prepared.Manifest.Kind))
+                        await HoldAsync(job, prepared.Manifest.Kind, outcome, ct);
+                    else
+                        await UploadAsync(job, outcome, ct);
                     return;
             }
         }
@@ -190,12 +214,78 @@ public sealed class JobWorker(HubClient hub, JobRunner runner, ApprovalGate gate
         }
     }
 
+    /// <summary>Sends a checked result (a training train's update first) to the hub.</summary>
+    private async Task UploadAsync(JobAssignment job, JobOutcome outcome, CancellationToken ct)
+    {
+        var result = outcome.Result;
+        if (outcome.UpdateFile is { } updateFile)
+        {
+            // Recorded before it leaves: once sent, the station cannot take it back, whatever the hub answers.
+            audit.Record(AuditKinds.UpdateReleased, job, Released("model-update", FileDigest(updateFile), new FileInfo(updateFile).Length, outcome));
+            // A result that cost a whole train run is not thrown away because the hub was briefly unreachable.
+            var (digest, refused) = await WithRetriesAsync("upload the update of", job, () => hub.UploadUpdateAsync(job.JobId, updateFile, ct), ct);
+            File.Delete(updateFile);
+            if (refused is not null)
+            {
+                log.LogWarning("job {Job}: the hub refused the update: {Refusal}", job.JobId, refused);
+                audit.Record(AuditKinds.JobFailed, job, new JsonObject { ["stage"] = "hub", ["reason"] = "the hub refused the update: " + refused });
+                history.Finished(job.JobId, false, "hub", $"the hub refused the update: {refused}", result.Timings);
+                status.JobDone(false);
+                return;
+            }
+            result = result with { Update = result.Update! with { Digest = digest! } };
+        }
+        var resultBytes = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(result.Statistics, ProtocolJson.Options));
+        var released = Released(outcome.UpdateFile is null ? "statistics" : "training-result",
+            "sha256:" + Convert.ToHexStringLower(SHA256.HashData(resultBytes)), resultBytes.Length, outcome);
+        if (result.Update is { } update)
+        {
+            released["update"] = update.Digest;
+            released["samples"] = update.Samples;
+        }
+        audit.Record(AuditKinds.ResultReleased, job, released);
+        var refusal = await WithRetriesAsync("upload the result of", job, () => hub.ResultAsync(job.JobId, result, ct), ct);
+        if (refusal is not null)
+        {
+            log.LogWarning("job {Job}: the hub refused the result: {Refusal}", job.JobId, refusal);
+            audit.Record(AuditKinds.JobFailed, job, new JsonObject { ["stage"] = "hub", ["reason"] = "the hub refused the result: " + refusal });
+        }
+        history.Finished(job.JobId, refusal is null, refusal is null ? null : "hub", refusal is null ? null : $"the hub refused the result: {refusal}", result.Timings);
+        status.JobDone(refusal is null);
+    }
+
+    /// <summary>Keeps a checked result in the outbox for the operator's release, and tells the hub so the job is kept for this station meanwhile.</summary>
+    private async Task HoldAsync(JobAssignment job, string kind, JobOutcome outcome, CancellationToken ct)
+    {
+        var wait = TimeSpan.FromHours(options.Release.WaitHours);
+        releases.Hold(job, kind, outcome.Result, outcome.UpdateFile, DateTimeOffset.UtcNow + wait);
+        var reason = $"the {kind} result of {job.TrainName} {job.TrainVersion} waits for the station operator's release";
+        history.Waiting(job.JobId, JobStates.AwaitingRelease, reason);
+        log.LogInformation("job {Job}: {Reason}", job.JobId, reason);
+        try
+        {
+            await WithRetriesAsync("report the release wait of", job, async () =>
+            {
+                await hub.AwaitingReleaseAsync(job.JobId, new JobAwaitingRelease(reason, (int)Math.Min(wait.TotalSeconds, int.MaxValue)), ct);
+                return true;
+            }, ct);
+        }
+        catch (HttpRequestException e) when (e.StatusCode is not null)
+        {
+            // The hub no longer keeps the job for this station (it failed it meanwhile): nothing left to release.
+            releases.Remove(job.JobId);
+            if (outcome.UpdateFile is not null) File.Delete(outcome.UpdateFile);
+            throw;
+        }
+    }
+
     /// <summary>Holds the job until its digest is decided, and tells the hub so the job is kept for this station meanwhile.</summary>
     private async Task ParkAsync(JobAssignment job, ApprovalInfo approval, CancellationToken ct)
     {
         var wait = TimeSpan.FromHours(options.Approval.WaitHours);
         approvals.Park(job, job.ImageDigest, DateTimeOffset.UtcNow + wait);
         var reason = $"{approval.Train} {approval.Version} ({job.ImageDigest}) waits for the station operator's approval";
+        history.Waiting(job.JobId, JobStates.AwaitingApproval, reason);
         log.LogInformation("job {Job}: {Reason}", job.JobId, reason);
         await WithRetriesAsync("report the approval wait of", job, async () =>
         {
@@ -229,11 +319,12 @@ public sealed class JobWorker(HubClient hub, JobRunner runner, ApprovalGate gate
     private async Task ReportFailureAsync(JobAssignment job, JobFailureReport report, CancellationToken ct)
     {
         status.JobDone(false);
-        // A train that ran and failed is a failure; one stopped before it ran was refused here (as the hub's ledger says too).
-        audit.Record(report.Stage is "run" or "collect" ? AuditKinds.JobFailed : AuditKinds.JobRefused, job, new JsonObject
+        // A train that ran and failed (or whose result was withheld) is a failure; one stopped before it ran was refused here (as the hub's ledger says too).
+        audit.Record(report.Stage is "run" or "collect" or "release" ? AuditKinds.JobFailed : AuditKinds.JobRefused, job, new JsonObject
         {
             ["stage"] = report.Stage, ["reason"] = report.Reason, ["exitCode"] = report.ExitCode,
         });
+        history.Finished(job.JobId, false, report.Stage, report.Reason, report.Timings);
         try
         {
             await WithRetriesAsync("report the failure of", job, async () => { await hub.FailureAsync(job.JobId, report, ct); return true; }, ct);

@@ -98,5 +98,37 @@ internal static class StationSchema
             CREATE INDEX audit_events_job ON audit_events (job_id);
             CREATE INDEX audit_events_train ON audit_events (train, id);
             """),
+        // The station's own record of the jobs it took (Station/Jobs/JobHistory), and checked results held in the outbox
+        // until the operator releases or withholds them (Station/Release).
+        (4, """
+            CREATE TABLE station_jobs (
+                job_id INTEGER PRIMARY KEY,
+                run_id INTEGER NOT NULL,
+                round INTEGER NOT NULL,
+                train TEXT NOT NULL,
+                version TEXT NOT NULL,
+                digest TEXT NOT NULL,
+                state TEXT NOT NULL,
+                received_at TEXT NOT NULL,
+                started_at TEXT NULL,
+                finished_at TEXT NULL,
+                stage TEXT NULL,
+                reason TEXT NULL,
+                timings_json TEXT NULL
+            );
+            CREATE TABLE held_results (
+                job_id INTEGER PRIMARY KEY,
+                kind TEXT NOT NULL,
+                assignment_json TEXT NOT NULL,
+                result_json TEXT NOT NULL,
+                update_file TEXT NULL,
+                state TEXT NOT NULL,
+                held_at TEXT NOT NULL,
+                wait_until TEXT NOT NULL,
+                decided_by TEXT NULL,
+                decided_at TEXT NULL,
+                reason TEXT NULL
+            );
+            """),
     ];
 }

@@ -134,6 +134,8 @@ public static class JobStates
     /// <summary>The station holds the job until its operator (or policy) approves the train's image.</summary>
     public const string AwaitingApproval = "awaiting-approval";
     public const string Running = "running";
+    /// <summary>The train ran; the station holds its checked result until its operator releases or withholds it.</summary>
+    public const string AwaitingRelease = "awaiting-release";
     public const string Succeeded = "succeeded";
     public const string Failed = "failed";
     public static bool IsTerminal(string state) => state is Succeeded or Failed;
@@ -216,6 +218,9 @@ public sealed record ApprovalStatement(string Digest, string DecidedBy, DateTime
 
 /// <summary>A station's report that it holds a job until the train is approved there; the hub keeps the job for it until <c>WaitSeconds</c> pass.</summary>
 public sealed record JobAwaitingApproval(string Reason, int WaitSeconds);
+
+/// <summary>A station's report that it holds a job's checked result until its operator releases it; the hub keeps the job for it until <c>WaitSeconds</c> pass.</summary>
+public sealed record JobAwaitingRelease(string Reason, int WaitSeconds);
 
 /// <summary>A station's report that a job failed, and why.</summary>
 public sealed record JobFailureReport(string Stage, string Reason, int? ExitCode = null, string? LogTail = null, JobTimings? Timings = null,

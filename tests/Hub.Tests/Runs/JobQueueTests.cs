@@ -166,4 +166,33 @@ public sealed class JobQueueTests : IDisposable
         var job = await waiting.WaitAsync(TimeSpan.FromSeconds(5));
         Assert.NotNull(job);
     }
+
+    [Fact]
+    public async Task A_result_held_for_release_keeps_the_job_for_its_station_until_released_or_the_wait_runs_out()
+    {
+        var runId = _runs.Create(_alice, _train, [_station.Id, _other.Id], 1, new());
+        var held = (await _queue.NextAsync(_station, TimeSpan.Zero, default))!;
+        var lapsed = (await _queue.NextAsync(_other, TimeSpan.Zero, default))!;
+        // Only a running job's result can be held: the train must have run.
+        Assert.Equal(JobReportOutcome.Conflict, _queue.MarkAwaitingRelease(_station, held.JobId, new JobAwaitingRelease("held", 60)));
+        Assert.Equal(JobReportOutcome.NotFound, _queue.MarkAwaitingRelease(_other, held.JobId, new JobAwaitingRelease("held", 60)));
+        Assert.Equal(JobReportOutcome.Accepted, _queue.MarkStarted(_station, held.JobId));
+        Assert.Equal(JobReportOutcome.Accepted, _queue.MarkStarted(_other, lapsed.JobId));
+        Assert.Equal(JobReportOutcome.Accepted, _queue.MarkAwaitingRelease(_station, held.JobId, new JobAwaitingRelease("the operator checks the counts", 3600)));
+        Assert.Equal(JobReportOutcome.Accepted, _queue.MarkAwaitingRelease(_other, lapsed.JobId, new JobAwaitingRelease("held", 1)));
+
+        // Asking for more work while a result waits is not losing the job.
+        Assert.Null(await _queue.NextAsync(_station, TimeSpan.Zero, default));
+        var job = _runs.Find(runId, _alice)!.Jobs.Single(j => j.Id == held.JobId);
+        Assert.Equal(JobStates.AwaitingRelease, job.State);
+        Assert.Equal("release: the operator checks the counts", job.Error);
+
+        await Task.Delay(1100);
+        Assert.Equal(1, _queue.SweepExpiredLeases());
+        Assert.Equal(JobReportOutcome.Accepted, _queue.Complete(_station, held.JobId, new JobResultUpload(Patients(4), new())).Outcome);
+        var run = _runs.Find(runId, _alice)!;
+        Assert.Equal(JobStates.Succeeded, run.Jobs.Single(j => j.Id == held.JobId).State);
+        Assert.StartsWith("release: the station's operator did not release", run.Jobs.Single(j => j.Id == lapsed.JobId).Error);
+        Assert.Equal(RunStates.Completed, run.State);
+    }
 }
