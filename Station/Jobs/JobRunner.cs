@@ -173,12 +173,16 @@ public sealed class JobRunner(TrainImages images, ITrainExecutor executor, Train
                 return new JobOutcome(new JobResultUpload(trainingStatistics, timings, given)
                 {
                     Update = new ModelUpdateSummary("", training.Samples, training.Metrics),
-                }, updateFile) { Checks = TrainingChecks, Privacy = noised };
+                }, updateFile)
+                {
+                    Checks = manifest.Outputs.Statistics.Count > 0 ? [.. TrainingChecks, SuppressionCheck(trainingStatistics)] : TrainingChecks,
+                    Privacy = noised,
+                };
             }
             var statistics = disclosure.Release(job, manifest, OutputCollector.CollectStatistics(outputDir, manifest, options.MaxOutputBytes, options.MaxOutputFiles));
             timings = timings with { CollectMs = step.ElapsedMilliseconds, TotalMs = timings.PullMs + timings.InspectMs + total.ElapsedMilliseconds };
             log.LogInformation("job {Job}: {Train} {Version} finished in {Ms} ms (train {RunMs} ms)", job.JobId, job.TrainName, job.TrainVersion, timings.TotalMs, timings.RunMs);
-            return new JobOutcome(new JobResultUpload(statistics, timings, given), null) { Checks = StatisticsChecks };
+            return new JobOutcome(new JobResultUpload(statistics, timings, given), null) { Checks = [.. StatisticsChecks, SuppressionCheck(statistics)] };
         }
         catch (JobFailedException e) when (e.Stage != "inspect")
         {
@@ -192,6 +196,11 @@ public sealed class JobRunner(TrainImages images, ITrainExecutor executor, Train
     }
 
     /// <summary>What the station checks in a statistics train's output before it leaves (Jobs/OutputCollector), as its audit log names it.</summary>
+    /// <summary>The audit log's words for the small-cell rule as applied to this result.</summary>
+    private string SuppressionCheck(StatisticsResult released) => released.Disclosure is { } d
+        ? $"small cells withheld (k = {d.MinCellCount}): {d.SuppressedCells} cell(s)"
+        : $"small-cell suppression off (k = {disclosure.MinCellCount})";
+
     private static readonly IReadOnlyList<string> StatisticsChecks =
         ["only the declared statistics file", "no links, pipes, sockets, devices or hard links", "output size and entry caps", "statistics match the manifest"];
 

@@ -212,11 +212,13 @@ public static class ConsolePages
         var lines = new List<string>();
         string N(double x) => x.ToString("G10", CultureInfo.InvariantCulture);
         if (v.Value is { } value) lines.Add($"value = {N(value)}");
-        if (v.Categories is { } categories) lines.AddRange(categories.OrderBy(c => c.Key, StringComparer.Ordinal).Select(c => $"{c.Key} = {N(c.Value)}"));
+        if (v.Categories is { } categories)
+            lines.AddRange(categories.OrderBy(c => c.Key, StringComparer.Ordinal).Select(c => $"{c.Key} = {(c.Value is { } x ? N(x) : "suppressed")}"));
         if (v.N is { } n) lines.Add($"n = {n}");
         if (v.Mean is { } mean) lines.Add($"mean = {N(mean)}");
         if (v.M2 is { } m2) lines.Add($"m2 = {N(m2)}");
-        if (v.Counts is { } counts) lines.Add($"counts = [{string.Join(", ", counts)}]");
+        if (v.Counts is { } counts) lines.Add($"counts = [{string.Join(", ", counts.Select(c => c is { } x ? x.ToString(CultureInfo.InvariantCulture) : "suppressed"))}]");
+        if (v.Suppressed is { Count: > 0 } suppressed) lines.Add($"withheld here (small cells): {string.Join(", ", suppressed)}");
         if (v.Underflow is { } under) lines.Add($"underflow = {under}");
         if (v.Overflow is { } over) lines.Add($"overflow = {over}");
         return Html.Join(lines.Select(l => Html.Of($"{l}<br>")));
