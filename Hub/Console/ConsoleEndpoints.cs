@@ -148,9 +148,9 @@ public static class ConsoleEndpoints
         return ConsolePages.Page(http, $"Train #{train.Id} {train.Repository}:{train.Version}", ConsolePages.Train(http, train, key, null, error), status);
     }
 
-    /// <summary>The run's provenance up to the version's round, the merge result of that round marked as the version.</summary>
+    /// <summary>The run's provenance up to the version's round, the version itself marked.</summary>
     private static Markup ModelProvenance(System.Text.Json.Nodes.JsonObject prov, ModelVersionInfo version) =>
-        ProvenanceGraph.Render(prov, version.Round, $"ht:pooled/run/{version.RunId}/round/{version.Round}",
+        ProvenanceGraph.Render(prov, version.Round, RunProvenance.ModelId(version),
             "model " + (version.Digest.Length > 19 ? version.Digest[..19] + "…" : version.Digest));
 
     private static IResult LedgerPage(HttpContext http, LedgerStore ledger, LedgerSigner signer, LedgerAuditReport? audit)

@@ -19,6 +19,9 @@ namespace HealthTrain.Hub.Merging;
 /// <item><c>median</c>: the coordinate-wise median, unweighted (Yin et al. 2018).</item>
 /// <item><c>trimmed-mean</c>: per coordinate, drop the ⌊β·K⌋ largest and ⌊β·K⌋ smallest of the K values and average the
 /// rest, unweighted (Yin et al. 2018); β = <see cref="TrimFraction"/> in [0, 0.5), default 0.1.</item>
+/// <item><c>geometric-median</c>: the sample-weighted geometric median of the updates — the point minimising
+/// Σ αₖ‖z − wₖ‖ — by smoothed Weiszfeld iterations (RFA, Pillutla et al. 2022): each iteration reweights the stations
+/// by αₖ / max(ν, ‖z − wₖ‖), so a station far from the others, however far, moves the result by a bounded amount.</item>
 /// </list>
 /// With <see cref="NormBound"/>, any strategy first bounds the updates' norms: each update's distance from a reference
 /// (the current global model, or in round 1 the coordinate-wise median of the updates) is scaled down to at most the
@@ -32,9 +35,14 @@ public sealed record MergeStrategy
     public const string FedAdamName = "fedadam";
     public const string MedianName = "median";
     public const string TrimmedMeanName = "trimmed-mean";
+    public const string GeometricMedianName = "geometric-median";
 
     /// <summary>Every strategy name.</summary>
-    public static readonly IReadOnlyList<string> Names = [FedAvgName, FedProxName, FedAdamName, MedianName, TrimmedMeanName];
+    public static readonly IReadOnlyList<string> Names = [FedAvgName, FedProxName, FedAdamName, MedianName, TrimmedMeanName, GeometricMedianName];
+
+    /// <summary>geometric-median: Weiszfeld iterations at most, and the smoothing ν that keeps a weight finite at distance 0.</summary>
+    public const int GeometricMedianIterations = 20;
+    public const double GeometricMedianSmoothing = 1e-6;
 
     public const double DefaultServerLearningRate = 0.1;
     public const double DefaultBeta1 = 0.9;
@@ -75,6 +83,7 @@ public sealed record MergeStrategy
         new() { Name = FedAdamName, ServerLearningRate = serverLearningRate, Beta1 = beta1, Beta2 = beta2, Tau = tau };
     public static MergeStrategy Median() => new() { Name = MedianName };
     public static MergeStrategy TrimmedMean(double? trimFraction = null) => new() { Name = TrimmedMeanName, TrimFraction = trimFraction };
+    public static MergeStrategy GeometricMedian() => new() { Name = GeometricMedianName };
 
     /// <summary>η in effect.</summary>
     [JsonIgnore] public double EffectiveServerLearningRate => ServerLearningRate ?? DefaultServerLearningRate;

@@ -41,7 +41,16 @@ public sealed record MergeResult(
 {
     /// <summary>With norm bounding: each update's distance and the factor it was scaled by.</summary>
     public NormBoundReport? NormBound { get; init; }
+
+    /// <summary>With geometric-median: the Weiszfeld iterations run and every station's final distance and weight.</summary>
+    public GeometricMedianReport? GeometricMedian { get; init; }
 }
+
+/// <summary>How a geometric median was found: iterations, and each station's distance from it and its weight in it.</summary>
+public sealed record GeometricMedianReport(int Iterations, IReadOnlyList<GeometricMedianStation> Stations);
+
+/// <summary>One update's Euclidean distance from the geometric median and its weight (the weights sum to 1).</summary>
+public sealed record GeometricMedianStation(string Station, double Distance, double Weight);
 
 /// <summary>Norm bounding in a merge: the reference (<c>global</c> or <c>median</c>), the median distance, and every station's distance and factor.</summary>
 public sealed record NormBoundReport(string Reference, double MedianDistance, IReadOnlyList<NormBoundStation> Stations);

@@ -110,8 +110,11 @@ public sealed class ModelMerger
             var pass = new Pass(this, strategy, updates, [.. request.Updates.Select(u => (double)u.Samples / total)], global, state, output);
             // Norm bounding needs every update's distance over the whole model before any value is merged: a first pass.
             var bound = strategy.BoundsNorms ? pass.BoundNorms(request.Tensors, global is null ? "median" : "global", [.. request.Updates.Select(u => u.Station)]) : null;
+            // The geometric median is a weighted mean whose weights the Weiszfeld passes find: those passes come first too.
+            var weiszfeld = strategy.Name == MergeStrategy.GeometricMedianName ? pass.WeiszfeldWeights(request.Tensors, [.. request.Updates.Select(u => u.Station)]) : null;
             var metadata = Metadata(request, strategy, total);
             if (bound is not null) metadata["normBound"] = JsonSerializer.Serialize(bound, ProtocolJson.Options);
+            if (weiszfeld is not null) metadata["geometricMedian"] = JsonSerializer.Serialize(weiszfeld, ProtocolJson.Options);
             var outputHeader = SafeTensors.WriteHeader(output, request.Tensors, metadata);
             if (adam)
             {
@@ -133,7 +136,7 @@ public sealed class ModelMerger
             }
             output.Flush();
             stateOutput?.Flush();
-            return new MergeResult(strategy, request.Round, [.. request.Updates.Select(u => u.Station)], total, metadata, adam) { NormBound = bound };
+            return new MergeResult(strategy, request.Round, [.. request.Updates.Select(u => u.Station)], total, metadata, adam) { NormBound = bound, GeometricMedian = weiszfeld };
         }
         finally
         {
@@ -231,7 +234,7 @@ public sealed class ModelMerger
         /// at a time; norm bounding also holds the reference chunk, and a copy of the rows to sort when the reference is
         /// the median.
         /// </summary>
-        private sealed class Worker<T>(int rows, int chunk, bool adam, bool bound, bool medianReference) where T : unmanaged
+        private sealed class Worker<T>(int rows, int chunk, bool adam, bool bound, bool medianReference, bool distances) where T : unmanaged
         {
             public readonly T[][] Rows = [.. Enumerable.Range(0, rows).Select(_ => new T[chunk])];
             public T[] Spare = new T[chunk];
@@ -242,19 +245,82 @@ public sealed class ModelMerger
             public readonly T[] Reference = bound ? new T[chunk] : [];
             public readonly T[][] Sorted = medianReference ? [.. Enumerable.Range(0, rows).Select(_ => new T[chunk])] : [];
             public T[] SortSpare = medianReference ? new T[chunk] : [];
-            public readonly double[] Distances = bound ? new double[rows] : [];
+            public readonly double[] Distances = bound || distances ? new double[rows] : [];
             public long Start;
             public int N;
         }
 
-        private bool HoldsAllRows => Sorts || strategy.BoundsNorms;
+        private bool HoldsAllRows => Sorts || strategy.BoundsNorms || strategy.Name == MergeStrategy.GeometricMedianName;
+
+        /// <summary>
+        /// Smoothed Weiszfeld (RFA): z = Σ βₖwₖ / Σ βₖ with βₖ = αₖ / max(ν, ‖z − wₖ‖), starting from the sample-weighted
+        /// mean. z is never stored: each iteration is one pass that rebuilds z chunk by chunk from the rows and the current
+        /// weights and sums every station's squared distance to it. Stops when the objective Σ αₖ‖z − wₖ‖ improves by less
+        /// than a millionth, or after <see cref="MergeStrategy.GeometricMedianIterations"/>. The final weights replace
+        /// the sample weights for the merge itself.
+        /// </summary>
+        public GeometricMedianReport WeiszfeldWeights(IReadOnlyList<TensorDeclaration> tensors, IReadOnlyList<string> stations)
+        {
+            var alpha = (double[])weights.Clone();
+            var beta = (double[])alpha.Clone();
+            var objective = double.PositiveInfinity;
+            var iterations = 0;
+            double[] distances = [];
+            while (iterations < MergeStrategy.GeometricMedianIterations)
+            {
+                distances = DistancesToWeightedMean(tensors, beta);
+                iterations++;
+                var next = alpha.Select((a, k) => a * distances[k]).Sum();
+                for (var k = 0; k < beta.Length; k++) beta[k] = alpha[k] / Math.Max(MergeStrategy.GeometricMedianSmoothing, distances[k]);
+                var sum = beta.Sum();
+                for (var k = 0; k < beta.Length; k++) beta[k] /= sum;
+                if (objective - next <= 1e-6 * next) break;
+                objective = next;
+            }
+            Array.Copy(beta, weights, beta.Length);
+            return new GeometricMedianReport(iterations, [.. stations.Select((station, k) => new GeometricMedianStation(station, distances[k], beta[k]))]);
+        }
+
+        /// <summary>Every update's Euclidean distance, over all merged tensors, to the mean weighted by <paramref name="beta"/>.</summary>
+        private double[] DistancesToWeightedMean(IReadOnlyList<TensorDeclaration> tensors, double[] beta)
+        {
+            var squared = new double[updates.Length];
+            void Tensor<T>(TensorDeclaration tensor) where T : unmanaged, IFloatingPointIeee754<T>
+            {
+                var size = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+                var typed = beta.Select(T.CreateChecked).ToArray();
+                ForEachChunk<T>(updates[0].Header.Find(tensor.Name)!.Elements,
+                    w => Guarded(w, () =>
+                    {
+                        ReadRows(tensor, size, w);
+                        var center = w.Result.AsSpan(0, w.N);
+                        TensorPrimitives.Multiply(w.Rows[0].AsSpan(0, w.N), typed[0], center);
+                        for (var k = 1; k < updates.Length; k++) TensorPrimitives.MultiplyAdd(w.Rows[k].AsSpan(0, w.N), typed[k], center, center);
+                        for (var k = 0; k < updates.Length; k++)
+                        {
+                            var d = double.CreateChecked(TensorPrimitives.Distance<T>(w.Rows[k].AsSpan(0, w.N), center));
+                            w.Distances[k] = d * d;
+                        }
+                    }),
+                    w =>
+                    {
+                        for (var k = 0; k < updates.Length; k++) squared[k] += w.Distances[k];
+                    });
+            }
+            foreach (var tensor in tensors)
+            {
+                if (tensor.Dtype == "float32") Tensor<float>(tensor);
+                else if (tensor.Dtype == "float64") Tensor<double>(tensor);
+            }
+            return [.. squared.Select(Math.Sqrt)];
+        }
 
         private Worker<T>[] Pool<T>() where T : unmanaged
         {
             if (!workers.TryGetValue(typeof(T), out var o))
                 workers[typeof(T)] = o = Enumerable.Range(0, engine.MaxParallelism)
                     .Select(_ => new Worker<T>(HoldsAllRows ? updates.Length : 1, engine.ChunkElements, strategy.Name == MergeStrategy.FedAdamName,
-                        strategy.BoundsNorms, strategy.BoundsNorms && global is null))
+                        strategy.BoundsNorms, strategy.BoundsNorms && global is null, HoldsAllRows))
                     .ToArray();
             return (Worker<T>[])o;
         }
@@ -399,7 +465,7 @@ public sealed class ModelMerger
                 var result = w.Result.AsSpan(0, n);
                 switch (strategy.Name)
                 {
-                    case MergeStrategy.FedAvgName or MergeStrategy.FedProxName:
+                    case MergeStrategy.FedAvgName or MergeStrategy.FedProxName or MergeStrategy.GeometricMedianName:
                         WeightedMean(tensor, size, w, typedWeights, result);
                         break;
                     case MergeStrategy.MedianName:

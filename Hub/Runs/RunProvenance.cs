@@ -194,7 +194,8 @@ public sealed class RunProvenance(RunStore runs, TrainCatalog trains, LedgerStor
         return document;
     }
 
-    private static string ModelId(ModelVersionInfo version) => $"{Ns}:model/{version.Digest}/run/{version.RunId}/round/{version.Round}";
+    /// <summary>A model version's PROV entity id.</summary>
+    public static string ModelId(ModelVersionInfo version) => $"{Ns}:model/{version.Digest}/run/{version.RunId}/round/{version.Round}";
 
     /// <summary>(kind, subject) → the ledger entries recording it, in ledger order. A scan: fine at today's ledger sizes.</summary>
     private Dictionary<(string Kind, string Subject), List<LedgerEntry>> LedgerIndex()

@@ -103,7 +103,7 @@ internal static class Usage
           healthtrain train sign IMAGE --key PATH [--passphrase-env VAR]   sign REPO@sha256:… or REPO:TAG as cosign does
           healthtrain train verify IMAGE --key PUB.pem [--key …]   which of these keys signed it (exit 1: none)
           healthtrain run start TRAIN --stations a,b [--param k=v] [--watch]
-              training trains: [--rounds R] [--strategy fedavg|fedprox|fedadam|median|trimmed-mean] [--mu X]
+              training trains: [--rounds R] [--strategy fedavg|fedprox|fedadam|median|trimmed-mean|geometric-median] [--mu X]
               [--server-lr X] [--trim X] [--norm-bound] [--min-stations N] [--min-fraction F] [--deadline SECONDS] [--seed N]
           healthtrain model list [--run RUN] | model show REF | model pull REF --out FILE   REF: sha256:… or RUN/ROUND
           healthtrain run watch|show|results RUN [--json]

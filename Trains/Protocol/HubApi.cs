@@ -90,7 +90,7 @@ public sealed record RunRequest(long TrainId, IReadOnlyList<string> Stations, in
 /// </summary>
 public sealed record TrainingSettings
 {
-    /// <summary><c>fedavg</c>, <c>fedprox</c>, <c>fedadam</c>, <c>median</c> or <c>trimmed-mean</c>.</summary>
+    /// <summary><c>fedavg</c>, <c>fedprox</c>, <c>fedadam</c>, <c>median</c>, <c>trimmed-mean</c> or <c>geometric-median</c>.</summary>
     public string Strategy { get; init; } = "fedavg";
     /// <summary>fedprox: the proximal coefficient μ the trains add to their loss.</summary>
     public double? ProximalMu { get; init; }

@@ -21,7 +21,7 @@ public static class RobustnessBench
 {
     private const string Poisoner = "station-1";
 
-    public static async Task RunAsync(int rounds, TextWriter output)
+    public static async Task RunAsync(int rounds, IReadOnlyList<string> only, TextWriter output)
     {
         var work = Path.Combine(RepoPaths.WorkDir, "bench", "robustness");
         var data = DemoData.EnsureUnpacked(RepoPaths.WorkDir);
@@ -42,7 +42,7 @@ public static class RobustnessBench
         output.WriteLine($"{"strategy",-26} {"clean AUROC",12} {"x100 AUROC",11} {"random AUROC",13} {"worst drop",11}");
 
         var random = new Random(7);
-        foreach (var (name, settings) in Strategies)
+        foreach (var (name, settings) in Strategies.Where(s => only.Count == 0 || only.Contains(s.Name)))
         {
             var results = new List<double>();
             foreach (var (attack, tamper) in new (string, Action<string, int, string>?)[]
@@ -72,6 +72,7 @@ public static class RobustnessBench
         ("median + norm bound", new TrainingSettings { Strategy = "median", NormBound = true }),
         ("trimmed-mean", new TrainingSettings { Strategy = "trimmed-mean", TrimFraction = 0.2 }),
         ("trimmed-mean + norm bound", new TrainingSettings { Strategy = "trimmed-mean", TrimFraction = 0.2, NormBound = true }),
+        ("geometric-median", new TrainingSettings { Strategy = "geometric-median" }),
     ];
 
     /// <summary>Rewrites every float32 value of an update file in place.</summary>

@@ -39,7 +39,16 @@ public static class Chromium
         }
     }
 
-    /// <summary>Where screenshots of the main pages go: docs/screenshots in the repository.</summary>
-    public static string ScreenshotPath(string name) =>
-        Path.Combine(HealthTrain.Cli.RepoPaths.Root, "docs", "screenshots", name + ".png");
+    /// <summary>
+    /// Where a screenshot of a main page goes: docs/screenshots in the repository when HEALTHTRAIN_SCREENSHOTS=1 (to
+    /// refresh the pictures the docs show), else a scratch folder, so a test run leaves the checkout as it was.
+    /// </summary>
+    public static string ScreenshotPath(string name)
+    {
+        var folder = Environment.GetEnvironmentVariable("HEALTHTRAIN_SCREENSHOTS") == "1"
+            ? Path.Combine(HealthTrain.Cli.RepoPaths.Root, "docs", "screenshots")
+            : Path.Combine(Path.GetTempPath(), "healthtrain-screenshots");
+        Directory.CreateDirectory(folder);
+        return Path.Combine(folder, name + ".png");
+    }
 }

@@ -7,7 +7,7 @@ namespace HealthTrain.EndToEnd.Tests.Browser;
 /// <summary>
 /// The hub console in chromium against the whole hub hosted in this process (no Docker, no registry, no stations):
 /// stations' work is reported through the hub's job queue and the hub's own round merger makes the model versions,
-/// so the run page has real progress to follow. Screenshots go to docs/screenshots as hub-console-smoke-*.
+/// so the run page has real progress to follow. Screenshots: hub-console-smoke-* (Chromium.ScreenshotPath).
 /// </summary>
 public sealed class HubConsoleSmokeTests : IAsyncLifetime
 {

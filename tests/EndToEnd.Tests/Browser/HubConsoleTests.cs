@@ -12,7 +12,7 @@ namespace HealthTrain.EndToEnd.Tests.Browser;
 /// <summary>
 /// The hub console in chromium against the real federation: an operator publishes a pushed, signed train (the hub's
 /// signature lands in the registry and the ledger as through the API), follows a training run's page round by round,
-/// and reads a model version's metric plot. Each test saves a screenshot of its page to docs/screenshots.
+/// and reads a model version's metric plot. Each test saves a screenshot of its page (Chromium.ScreenshotPath).
 /// </summary>
 [Collection(FederationCollection.Name)]
 public sealed class HubConsoleTests(FederationFixture f) : IAsyncLifetime

@@ -227,7 +227,7 @@ public sealed partial class ConsoleEndpointsTests : IAsyncLifetime
         Assert.Equal(4, nodes.Keys.Count(k => k.StartsWith("ht:result/", StringComparison.Ordinal)));
         Assert.Contains("ht:identity/alice", nodes.Keys);
         Assert.Contains("ht:hub", nodes.Keys);
-        var version = nodes[$"ht:pooled/run/{runId}/round/2"];
+        var version = nodes[HealthTrain.Hub.Runs.RunProvenance.ModelId(await hub.VersionAsync(runId, 2))];
         Assert.Contains("highlight", (string)version.Attribute("class")!);
         Assert.Contains("model sha256:", version.Value);
         // Each node names its ledger entry: the dispatch of a job is the entry the ledger holds for that job.
@@ -244,7 +244,7 @@ public sealed partial class ConsoleEndpointsTests : IAsyncLifetime
         // Laid out along the flow: train, then executions, then results, then the merge, then the version.
         double X(string id) => double.Parse(nodes[id].Descendants(s + "text").First().Attribute("x")!.Value, CultureInfo.InvariantCulture);
         Assert.True(X($"ht:job/{first.Id}") < X($"ht:result/job/{first.Id}") && X($"ht:result/job/{first.Id}") < X($"ht:merge/run/{runId}/round/2")
-            && X($"ht:merge/run/{runId}/round/2") < X($"ht:pooled/run/{runId}/round/2"));
+            && X($"ht:merge/run/{runId}/round/2") < X(HealthTrain.Hub.Runs.RunProvenance.ModelId(version2)));
 
         var list = await browser.GetStringAsync("/console/models");
         Assert.Contains($"href=\"/console/models/{runId}/3\"", list);

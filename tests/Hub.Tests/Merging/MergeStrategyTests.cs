@@ -21,7 +21,7 @@ public class MergeStrategyTests
     [Fact]
     public void Reports_every_problem_with_a_choice()
     {
-        Assert.Equal(["unknown merge strategy 'FedAvg'; expected one of fedavg, fedprox, fedadam, median, trimmed-mean"], new MergeStrategy { Name = "FedAvg" }.Validate());
+        Assert.Equal(["unknown merge strategy 'FedAvg'; expected one of fedavg, fedprox, fedadam, median, trimmed-mean, geometric-median"], new MergeStrategy { Name = "FedAvg" }.Validate());
         Assert.Equal(["fedprox needs mu, the proximal coefficient (≥ 0) the train applies"], new MergeStrategy { Name = "fedprox" }.Validate());
         Assert.Equal(
             ["mu applies only to fedprox, not to fedavg", "trimFraction applies only to trimmed-mean, not to fedavg", "mu must be ≥ 0, got -1"],

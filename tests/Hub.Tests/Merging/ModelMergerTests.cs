@@ -210,6 +210,50 @@ public class ModelMergerTests : IDisposable
         Assert.All(bounded["fc.weight"], v => Assert.InRange(v, -2, 2));
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(100)]
+    public void Geometric_median_matches_a_hand_written_weiszfeld(int chunk)
+    {
+        var (updates, models) = Updates(5, seed: 11);
+        var floats = ModelFiles.Tensors.Where(t => t.Dtype != "int64").ToList();
+        var total = (double)updates.Sum(u => u.Samples);
+        var alpha = updates.Select(u => u.Samples / total).ToArray();
+        var beta = (double[])alpha.Clone();
+        var objective = double.PositiveInfinity;
+        for (var iteration = 0; iteration < MergeStrategy.GeometricMedianIterations; iteration++)
+        {
+            var z = Reference(models, xs => xs.Select((x, k) => x * beta[k]).Sum());
+            var d = models.Select(m => Math.Sqrt(floats.Sum(t => m[t.Name].Select((v, i) => (v - z[t.Name][i]) * (v - z[t.Name][i])).Sum()))).ToArray();
+            var next = alpha.Select((a, k) => a * d[k]).Sum();
+            beta = [.. alpha.Select((a, k) => a / Math.Max(MergeStrategy.GeometricMedianSmoothing, d[k]))];
+            var sum = beta.Sum();
+            beta = [.. beta.Select(b => b / sum)];
+            if (objective - next <= 1e-6 * next) break;
+            objective = next;
+        }
+        var expected = Reference(models, xs => xs.Select((x, k) => x * beta[k]).Sum());
+
+        var (actual, header, result) = Merge(new MergeRequest { Strategy = MergeStrategy.GeometricMedian(), Tensors = ModelFiles.Tensors, Updates = updates }, chunk);
+
+        ModelFiles.AssertClose(expected, actual, float32Tolerance: 1e-5, float64Tolerance: 1e-6);
+        Assert.Equal(beta, result.GeometricMedian!.Stations.Select(s => s.Weight), (a, b) => Math.Abs(a - b) < 1e-6);
+        Assert.Contains("\"iterations\"", header.Metadata["geometricMedian"]);
+    }
+
+    [Fact]
+    public void Geometric_median_gives_a_far_away_station_almost_no_weight()
+    {
+        var (updates, models) = Updates(5, seed: 12);
+        var poisoned = models[3].ToDictionary(kv => kv.Key, kv => kv.Key == "bn.num_batches_tracked" ? kv.Value : kv.Value.Select(v => v * 100).ToArray());
+        updates[3] = updates[3] with { Path = files.Write("far.safetensors", poisoned) };
+
+        var (actual, _, result) = Merge(new MergeRequest { Strategy = MergeStrategy.GeometricMedian(), Tensors = ModelFiles.Tensors, Updates = updates });
+
+        Assert.True(result.GeometricMedian!.Stations[3].Weight < 0.02, $"weight {result.GeometricMedian.Stations[3].Weight}");
+        Assert.All(actual["fc.weight"], v => Assert.InRange(v, -2, 2));
+    }
+
     [Fact]
     public void FedAdam_over_two_rounds_matches_a_hand_written_reference()
     {

@@ -90,6 +90,10 @@ public sealed class HeldResultsTests : IAsyncLifetime
         services.AddSingleton<JobRunner>();
         services.AddSingleton<IGlobalModels, HubGlobalModels>();
         services.AddSingleton<StationPrivacy>();
+        services.AddSingleton<HealthTrain.Station.Disclosure.StationDisclosure>();
+        services.AddSingleton<HealthTrain.Station.Audit.StationAudit>();
+        services.AddSingleton<HealthTrain.Station.Receipts.ReceiptStore>();
+        services.AddSingleton<HealthTrain.Station.Receipts.ReceiptCollector>();
         services.AddSingleton(_ =>
         {
             var db = new StationDatabase(Path.Combine(_dataDir, "station.db"));
