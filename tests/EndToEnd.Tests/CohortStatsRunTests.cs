@@ -134,7 +134,9 @@ public sealed class CohortStatsRunTests(FederationFixture f)
         researcher.DefaultRequestHeaders.Authorization = new("Bearer", f.Alice.Connection.Token);
         var prov = System.Text.Json.Nodes.JsonNode.Parse(await researcher.GetStringAsync($"/api/runs/{run.Id}/prov"))!.AsObject();
         var agents = prov["agent"]!.AsObject();
-        Assert.Equal(["ht:hub", "ht:identity/alice", "ht:identity/hospital-a", "ht:identity/hospital-c"], agents.Select(a => a.Key).Order());
+        // The hospitals' statistics rule approved each job, so it acts on the hospital's behalf as an agent of its own.
+        Assert.Equal(["ht:hub", "ht:identity/alice", "ht:identity/hospital-a", "ht:identity/hospital-a/policy/local-statistics",
+            "ht:identity/hospital-c", "ht:identity/hospital-c/policy/local-statistics"], agents.Select(a => a.Key).Order(StringComparer.Ordinal));
         foreach (var job in run.Jobs)
         {
             var execution = prov["activity"]![$"ht:job/{job.Id}"]!;
