@@ -76,7 +76,6 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, LedgerStore ledge
         if (row is null)
         {
             Commit(tx);
-            merges.Notify();
             return null;
         }
         var manifest = JsonSerializer.Deserialize<TrainManifest>(row.Manifest_Json, ProtocolJson.Options)!;
@@ -278,7 +277,6 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, LedgerStore ledge
             });
             Finish(c, tx, jobId, JobStates.Failed, "hub: result refused: " + string.Join("; ", errors), null, null, upload.Timings, now, upload.Inputs);
             Commit(tx);
-            merges.Notify();
             return (JobReportOutcome.Refused, errors);
         }
         string payload, digest;
@@ -297,8 +295,6 @@ public sealed class JobQueue(HubDatabase db, JobSignal signal, LedgerStore ledge
                 RecordFor(c, tx, station, LedgerKinds.JobRefused, "hub", $"job/{jobId}", new JsonObject { ["stage"] = "hub", ["reason"] = problem });
                 Finish(c, tx, jobId, JobStates.Failed, "hub: result refused: " + problem, null, null, upload.Timings, now, upload.Inputs);
                 Commit(tx);
-        merges.Notify();
-            merges.Notify();
                 return (JobReportOutcome.Refused, [new ValidationError("$.update", problem)]);
             }
             payload = JsonSerializer.Serialize(upload.Update, ProtocolJson.Api);

@@ -13,6 +13,8 @@ public static class ModelCommands
     public static async Task<int> RunAsync(CliArgs args, TextWriter output, IAnsiConsole? terminal = null)
     {
         var verb = args.Required(0, "a model command: list|show|pull|prov");
+        if (verb is not ("list" or "show" or "pull" or "prov"))
+            throw new UsageException($"unknown command 'model {verb}'; try: model list|show|pull|prov");
         var reference = verb is "show" or "pull" or "prov" ? args.Required(1, "the model: sha256:… or RUN/ROUND") : null;
         var run = args.Option("run") is { } r ? long.Parse(r, CultureInfo.InvariantCulture) : (long?)null;
         var outPath = verb == "pull" ? args.Option("out") ?? throw new UsageException("--out FILE is required: where to write the model (safetensors)") : null;
@@ -46,7 +48,7 @@ public static class ModelCommands
                 Contributors(v.Contributors).Write(output, terminal);
                 return 0;
             }
-            default:
+            default: // pull
             {
                 var v = await hub.GetModelAsync(reference!);
                 await hub.DownloadModelAsync(reference!, outPath!);

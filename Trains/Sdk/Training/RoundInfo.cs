@@ -18,7 +18,7 @@ public sealed record RoundInfo(long Run, int Round, int Rounds, string Strategy,
     public const string FileName = "round.json";
 
     /// <summary>The merge strategies a hub may name.</summary>
-    public static readonly IReadOnlyList<string> Strategies = ["fedavg", "fedprox", "fedadam", "median", "trimmed-mean"];
+    public static readonly IReadOnlyList<string> Strategies = ["fedavg", "fedprox", "fedadam", "median", "trimmed-mean", "geometric-median"];
 
     /// <summary>True in the first round.</summary>
     public bool IsFirst => Round == 1;

@@ -37,4 +37,8 @@ public sealed class RoundInfoTests
         var e = Assert.Throws<TrainInputException>(() => Parse(json));
         Assert.Contains(message, e.Message);
     }
+
+    [Fact]
+    public void A_train_accepts_every_strategy_the_hub_merges_with() =>
+        Assert.Equal(HealthTrain.Hub.Merging.MergeStrategy.Names, RoundInfo.Strategies);
 }
