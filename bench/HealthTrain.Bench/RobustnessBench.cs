@@ -39,7 +39,7 @@ public static class RobustnessBench
         };
         output.WriteLine($"diabetes-risk (logistic), 5 city slices ({string.Join("/", slices.Parts.Select(p => p.PatientCount))} patients), {rounds} rounds x 10 epochs, seed 42; {Poisoner} poisons every update");
         output.WriteLine("final models scored on every patient of the data");
-        output.WriteLine($"{"strategy",-26} {"clean AUROC",12} {"x100 AUROC",11} {"random AUROC",13} {"worst drop",11}");
+        output.WriteLine($"{"strategy",-30} {"clean AUROC",12} {"x100 AUROC",11} {"random AUROC",13} {"worst drop",11}");
 
         var random = new Random(7);
         foreach (var (name, settings) in Strategies.Where(s => only.Count == 0 || only.Contains(s.Name)))
@@ -60,7 +60,7 @@ public static class RobustnessBench
                     .RunAsync(all, CancellationToken.None);
                 results.Add(result.Evaluation!["global_auroc"]);
             }
-            output.WriteLine($"{name,-26} {results[0],12:0.0000} {results[1],11:0.0000} {results[2],13:0.0000} {results[0] - Math.Min(results[1], results[2]),11:0.0000}");
+            output.WriteLine($"{name,-30} {results[0],12:0.0000} {results[1],11:0.0000} {results[2],13:0.0000} {results[0] - Math.Min(results[1], results[2]),11:0.0000}");
         }
     }
 
@@ -73,6 +73,7 @@ public static class RobustnessBench
         ("trimmed-mean", new TrainingSettings { Strategy = "trimmed-mean", TrimFraction = 0.2 }),
         ("trimmed-mean + norm bound", new TrainingSettings { Strategy = "trimmed-mean", TrimFraction = 0.2, NormBound = true }),
         ("geometric-median", new TrainingSettings { Strategy = "geometric-median" }),
+        ("geometric-median + norm bound", new TrainingSettings { Strategy = "geometric-median", NormBound = true }),
     ];
 
     /// <summary>Rewrites every float32 value of an update file in place.</summary>
