@@ -12,7 +12,7 @@ namespace HealthTrain.Cli.Commands;
 /// <c>healthtrain demo</c>: a whole federation on this machine — registry, hub, three hospital stations
 /// with disjoint city slices of a Synthea population — runs <c>cohort-stats</c> and prints the pooled table, then
 /// trains <c>diabetes-risk</c> federated: the hub operator publishes it, each station's operator approves it, five
-/// rounds of fedavg, and the model versions with their held-out AUROC per round.
+/// rounds of fedavg, and the model versions with the held-out AUROC of the model each round received and trained.
 /// </summary>
 public static class DemoCommand
 {
@@ -138,15 +138,16 @@ public static class DemoCommand
         }
 
         output.WriteLine();
-        output.WriteLine($"{"round",5}  {"model version",-23}  {"stations",8}  {"samples",7}  {"held-out AUROC",14}  {"accuracy",8}");
+        output.WriteLine($"{"round",5}  {"model version",-23}  {"stations",8}  {"samples",7}  {"AUROC received",14}  {"AUROC trained",13}");
         foreach (var version in (await researcher.ListModelsAsync(run.Id)).OrderBy(v => v.Round))
         {
-            // Each station scores the model it received on its held-out patients; the sample-weighted mean is the round's figure.
+            // Sample-weighted over the stations, each scoring on its own held-out patients.
             string Metric(string name) => version.Contributors.Where(c => c.Metrics.ContainsKey(name)).ToList() is { Count: > 0 } scored
                 ? (scored.Sum(c => c.Metrics[name] * c.Samples) / scored.Sum(c => c.Samples)).ToString("0.000", CultureInfo.InvariantCulture) : "-";
-            output.WriteLine($"{version.Round,5}  {version.Digest[..23]}  {version.Contributors.Count,8}  {version.Samples,7}  {Metric("global_auroc"),14}  {Metric("global_accuracy"),8}");
+            output.WriteLine($"{version.Round,5}  {version.Digest[..23]}  {version.Contributors.Count,8}  {version.Samples,7}  {Metric("global_auroc"),14}  {Metric("local_auroc"),13}");
         }
-        output.WriteLine("    (round r's figures score the model of round r - 1 as each station received it; round 1's is the seeded start)");
+        output.WriteLine("    received: the global model each station started the round from (round 1: the seeded start); trained: the");
+        output.WriteLine("    station's model after its local epochs. Both on each station's held-out patients, weighted by samples.");
         output.WriteLine($"    healthtrain model list --run {run.Id}   |   healthtrain model pull {run.Id}/{TrainingRounds} --out model.safetensors");
         return 0;
     }
