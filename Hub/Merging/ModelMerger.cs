@@ -293,6 +293,7 @@ public sealed class ModelMerger
                     w => Guarded(w, () =>
                     {
                         ReadRows(tensor, size, w);
+                        Bound(tensor, size, w); // the median of what will be merged: the bounded updates, if bounding is on
                         var center = w.Result.AsSpan(0, w.N);
                         TensorPrimitives.Multiply(w.Rows[0].AsSpan(0, w.N), typed[0], center);
                         for (var k = 1; k < updates.Length; k++) TensorPrimitives.MultiplyAdd(w.Rows[k].AsSpan(0, w.N), typed[k], center, center);
@@ -395,6 +396,21 @@ public sealed class ModelMerger
                 [.. stations.Select((station, k) => new NormBoundStation(station, distances[k], scales[k]))]);
         }
 
+        /// <summary>With norm bounding (once its factors are known): each row = reference + scale·(row − reference), in place.</summary>
+        private void Bound<T>(TensorDeclaration tensor, int size, Worker<T> w) where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            if (scales is null) return;
+            ReferenceChunk(tensor, size, w);
+            var reference = w.Reference.AsSpan(0, w.N);
+            for (var k = 0; k < updates.Length; k++)
+            {
+                if (scales[k] >= 1) continue;
+                var row = w.Rows[k].AsSpan(0, w.N);
+                TensorPrimitives.Subtract(row, reference, row);
+                TensorPrimitives.MultiplyAdd(row, T.CreateChecked(scales[k]), reference, row);
+            }
+        }
+
         private void ReadRows<T>(TensorDeclaration tensor, int size, Worker<T> w) where T : unmanaged, IFloatingPointIeee754<T>
         {
             for (var k = 0; k < updates.Length; k++)
@@ -449,19 +465,7 @@ public sealed class ModelMerger
             {
                 var n = w.N;
                 if (HoldsAllRows) ReadRows(tensor, size, w);
-                if (scales is not null)
-                {
-                    ReferenceChunk(tensor, size, w);
-                    var reference = w.Reference.AsSpan(0, n);
-                    for (var k = 0; k < updates.Length; k++)
-                    {
-                        if (scales[k] >= 1) continue;
-                        var row = w.Rows[k].AsSpan(0, n);
-                        // row = reference + scale·(row − reference)
-                        TensorPrimitives.Subtract(row, reference, row);
-                        TensorPrimitives.MultiplyAdd(row, T.CreateChecked(scales[k]), reference, row);
-                    }
-                }
+                Bound(tensor, size, w);
                 var result = w.Result.AsSpan(0, n);
                 switch (strategy.Name)
                 {

@@ -242,6 +242,38 @@ public class ModelMergerTests : IDisposable
     }
 
     [Fact]
+    public void Geometric_median_with_norm_bounding_is_the_weiszfeld_point_of_the_bounded_updates()
+    {
+        var (updates, models) = Updates(4, seed: 13);
+        var global = ModelFiles.Random(78);
+        var bounded = Bounded(models, global, out _);
+        var floats = ModelFiles.Tensors.Where(t => t.Dtype != "int64").ToList();
+        var total = (double)updates.Sum(u => u.Samples);
+        var alpha = updates.Select(u => u.Samples / total).ToArray();
+        var beta = (double[])alpha.Clone();
+        var objective = double.PositiveInfinity;
+        for (var iteration = 0; iteration < MergeStrategy.GeometricMedianIterations; iteration++)
+        {
+            var z = Reference(bounded, xs => xs.Select((x, k) => x * beta[k]).Sum());
+            var d = bounded.Select(m => Math.Sqrt(floats.Sum(t => m[t.Name].Select((v, i) => (v - z[t.Name][i]) * (v - z[t.Name][i])).Sum()))).ToArray();
+            var next = alpha.Select((a, k) => a * d[k]).Sum();
+            beta = [.. alpha.Select((a, k) => a / Math.Max(MergeStrategy.GeometricMedianSmoothing, d[k]))];
+            beta = [.. beta.Select(b => b / beta.Sum())];
+            if (objective - next <= 1e-6 * next) break;
+            objective = next;
+        }
+
+        var (actual, _, result) = Merge(new MergeRequest
+        {
+            Strategy = MergeStrategy.GeometricMedian() with { NormBound = true }, Tensors = ModelFiles.Tensors, Updates = updates,
+            GlobalModelPath = files.Write("global-gm.safetensors", global),
+        }, chunk: 64);
+
+        ModelFiles.AssertClose(Reference(bounded, xs => xs.Select((x, k) => x * beta[k]).Sum()), actual, float32Tolerance: 1e-5, float64Tolerance: 1e-6);
+        Assert.Equal(beta, result.GeometricMedian!.Stations.Select(s => s.Weight), (a, b) => Math.Abs(a - b) < 1e-6);
+    }
+
+    [Fact]
     public void Geometric_median_gives_a_far_away_station_almost_no_weight()
     {
         var (updates, models) = Updates(5, seed: 12);
