@@ -34,7 +34,7 @@ switch (command)
     {
         var rounds = args.SkipWhile(a => a != "--rounds").Skip(1).Select(a => int.Parse(a, CultureInfo.InvariantCulture)).FirstOrDefault(10);
         var only = args.SkipWhile(a => a != "--strategies").Skip(1).Select(a => a.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).FirstOrDefault([]);
-        await RobustnessBench.RunAsync(rounds, only, Console.Out);
+        await RobustnessBench.RunAsync(rounds, only, args.Contains("--honest-only"), Console.Out);
         return 0;
     }
     case "fed-vs-central" when args.SkipWhile(a => a != "--train").Skip(1).FirstOrDefault() == "pneumonia-cnn":
@@ -65,9 +65,10 @@ switch (command)
               views                     ViewDefinition rows/s over the Synthea Observations at 1x, 2x, 4x
               round-overhead [--stations N] [--rounds R]   time per training round minus the slowest station's
                                         train, diabetes-risk over N city slices through the real federation
-              robustness [--rounds R] [--strategies "a,b"]   one of five stations poisons its updates (x100, random):
+              robustness [--rounds R] [--strategies "a,b"] [--honest-only]   one of five stations poisons its updates (x100, random):
                                         fedavg, median, trimmed mean (each also with norm bounding), geometric median;
-                                        final models scored on every patient, against the clean run
+                                        final models scored on every patient, against the clean run; --honest-only:
+                                        a clean run over the four other stations instead
               fed-vs-central [--rounds R] [--model logistic|mlp]   diabetes-risk over 3 city slices (fedavg) vs all
                                         data in one place, same seeds; both final models on the same held-out patients
               fed-vs-central --train pneumonia-cnn [--rounds R] [--epochs E] [--skew S] [--strategy S] [--mu X]   pneumonia-cnn over 3 label-

@@ -21,7 +21,12 @@ public static class RobustnessBench
 {
     private const string Poisoner = "station-1";
 
-    public static async Task RunAsync(int rounds, IReadOnlyList<string> only, TextWriter output)
+    /// <summary>
+    /// The table over <paramref name="rounds"/> rounds for the strategies in <paramref name="only"/> (all when empty);
+    /// with <paramref name="honestOnly"/>, instead of the attacks, one clean run without the poisoner's station: what the
+    /// strategy reaches on the four honest stations alone, the best a rule that ignores the attacker entirely can do.
+    /// </summary>
+    public static async Task RunAsync(int rounds, IReadOnlyList<string> only, bool honestOnly, TextWriter output)
     {
         var work = Path.Combine(RepoPaths.WorkDir, "bench", "robustness");
         var data = DemoData.EnsureUnpacked(RepoPaths.WorkDir);
@@ -39,6 +44,18 @@ public static class RobustnessBench
         };
         output.WriteLine($"diabetes-risk (logistic), 5 city slices ({string.Join("/", slices.Parts.Select(p => p.PatientCount))} patients), {rounds} rounds x 10 epochs, seed 42; {Poisoner} poisons every update");
         output.WriteLine("final models scored on every patient of the data");
+        if (honestOnly)
+        {
+            output.WriteLine($"{"strategy",-30} {"AUROC without " + Poisoner,24}");
+            foreach (var (name, settings) in Strategies.Where(s => only.Count == 0 || only.Contains(s.Name)))
+            {
+                var result = await new LocalSimulation(docker, image.Reference, image.Manifest, [.. stations.Where(s => s.Name != Poisoner)],
+                    new SimulationOptions(Path.Combine(work, $"{name}-honest"), rounds, settings, parameters) { EvaluationParameters = everyone, Parallel = 2 }, _ => { })
+                    .RunAsync(all, CancellationToken.None);
+                output.WriteLine($"{name,-30} {result.Evaluation!["global_auroc"],24:0.0000}");
+            }
+            return;
+        }
         output.WriteLine($"{"strategy",-30} {"clean AUROC",12} {"x100 AUROC",11} {"random AUROC",13} {"worst drop",11}");
 
         var random = new Random(7);

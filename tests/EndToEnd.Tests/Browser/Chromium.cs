@@ -40,6 +40,18 @@ public static class Chromium
     }
 
     /// <summary>
+    /// A page that waits up to 90 s for anything: the suite shares two cores with hub, stations and containers, and a
+    /// page that is merely slow must not fail a test.
+    /// </summary>
+    public static async Task<IPage> NewPageAsync(IBrowser browser, BrowserNewPageOptions? options = null)
+    {
+        var page = await browser.NewPageAsync(options);
+        page.SetDefaultTimeout(90_000);
+        page.SetDefaultNavigationTimeout(90_000);
+        return page;
+    }
+
+    /// <summary>
     /// Where a screenshot of a main page goes: docs/screenshots in the repository when HEALTHTRAIN_SCREENSHOTS=1 (to
     /// refresh the pictures the docs show), else a scratch folder, so a test run leaves the checkout as it was.
     /// </summary>

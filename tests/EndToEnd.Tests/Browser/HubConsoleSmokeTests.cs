@@ -39,7 +39,7 @@ public sealed class HubConsoleSmokeTests : IAsyncLifetime
         var risk = hub.Published(hub.Train(alice, "risk", "1.0.0", ConsoleHub.TrainingManifest, ConsoleHub.Passing()));
         var runId = hub.TrainingRun(alice, risk, stations, 2);
 
-        var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1360, Height = 900 } });
+        var page = await Chromium.NewPageAsync(browser, new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1360, Height = 900 } });
         var console = new Uri(hub.BaseAddress, "/console").ToString();
 
         // Sign in: the console sends the browser to the sign-in page and back.
@@ -95,7 +95,7 @@ public sealed class HubConsoleSmokeTests : IAsyncLifetime
 
         // Signing out ends the session.
         await page.ClickAsync("button:has-text('Sign out')");
-        await page.WaitForURLAsync("**/console/sign-in");
+        await page.WaitForURLAsync("**/console/sign-in", new PageWaitForURLOptions { WaitUntil = WaitUntilState.Commit });
         await page.GotoAsync($"{console}/runs");
         Assert.Contains("/console/sign-in", page.Url);
     }

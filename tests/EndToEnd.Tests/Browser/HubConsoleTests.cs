@@ -34,7 +34,7 @@ public sealed class HubConsoleTests(FederationFixture f) : IAsyncLifetime
 
     private async Task<IPage> SignedInAsync(Uri hub, string operatorToken)
     {
-        var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1360, Height = 900 } });
+        var page = await Chromium.NewPageAsync(browser, new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1360, Height = 900 } });
         await page.GotoAsync(new Uri(hub, "/console/sign-in").ToString());
         await page.FillAsync("input[name=token]", operatorToken);
         await page.ClickAsync("button:has-text('Sign in')");

@@ -105,7 +105,7 @@ public sealed class StationConsoleSmokeTests : IAsyncLifetime
         var (playwright, browser) = await Chromium.LaunchAsync();
         try
         {
-            var page = await browser.NewPageAsync();
+            var page = await Chromium.NewPageAsync(browser);
             await page.GotoAsync(_url + "/console");
             Assert.EndsWith("/console/sign-in", page.Url);
             await page.FillAsync("input[name=token]", "st_wrong-token-000000000000");

@@ -28,7 +28,7 @@ public sealed class StationConsoleTests(FederationFixture f)
         var (playwright, browser) = await Chromium.LaunchAsync();
         try
         {
-            var page = await browser.NewPageAsync();
+            var page = await Chromium.NewPageAsync(browser);
             await page.GotoAsync(console);
             await page.FillAsync("input[name=token]", token);
             await page.ClickAsync("button[type=submit]");
