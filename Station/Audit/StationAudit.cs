@@ -15,6 +15,8 @@ public static class AuditKinds
     public const string ApprovalRejected = "approval.rejected";
     /// <summary>A job's result (statistics, or a training job's metrics and sample count) was handed to the hub.</summary>
     public const string ResultReleased = "result.released";
+    /// <summary>A checked result was kept at the station for its operator's release (Station:Release:Manual), with what it holds and what was checked.</summary>
+    public const string ResultHeld = "result.held";
     /// <summary>A training job's model update was handed to the hub.</summary>
     public const string UpdateReleased = "update.released";
     /// <summary>The station refused a job before its train ran (inspection, signatures, approval, limits, budget).</summary>

@@ -103,7 +103,7 @@ public sealed class JobWorker(HubClient hub, JobRunner runner, ApprovalGate gate
             {
                 try
                 {
-                    await UploadAsync(job, new JobOutcome(held.Result, held.UpdateFile), ct);
+                    await UploadAsync(job, new JobOutcome(held.Result, held.UpdateFile), ct, releasedBy: held.DecidedBy);
                     releases.Remove(job.JobId);
                 }
                 catch (Exception e) when (!ct.IsCancellationRequested
@@ -182,14 +182,21 @@ public sealed class JobWorker(HubClient hub, JobRunner runner, ApprovalGate gate
         }
     }
 
-    /// <summary>What a release record says: kind, digest and size of what left, what was checked, how it was noised.</summary>
+    /// <summary>A result's release record: its kind, the digest the hub will compute, its size, checks and noise.</summary>
+    private static JsonObject ResultDetails(JobResultUpload result, JobOutcome outcome)
+    {
+        var bytes = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(result.Statistics, ProtocolJson.Options));
+        return Released(outcome.UpdateFile is null ? "statistics" : "training-result", "sha256:" + Convert.ToHexStringLower(SHA256.HashData(bytes)), bytes.Length, outcome);
+    }
+
+    /// <summary>
+    /// What a release record says: kind, digest and size of what left, what was checked, how it was noised. A held
+    /// result released later carries no checks of its own: they are in its <c>result.held</c> record.
+    /// </summary>
     private static JsonObject Released(string manifestKind, string digest, long bytes, JobOutcome outcome)
     {
-        var details = new JsonObject
-        {
-            ["kind"] = manifestKind, ["digest"] = digest, ["bytes"] = bytes,
-            ["checks"] = new JsonArray([.. outcome.Checks.Select(c => JsonValue.Create(c))]),
-        };
+        var details = new JsonObject { ["kind"] = manifestKind, ["digest"] = digest, ["bytes"] = bytes };
+        if (outcome.Checks.Count > 0) details["checks"] = new JsonArray([.. outcome.Checks.Select(c => JsonValue.Create(c))]);
         if (outcome.Privacy is { } privacy) details["privacy"] = privacy.DeepClone();
         return details;
     }
@@ -214,8 +221,11 @@ public sealed class JobWorker(HubClient hub, JobRunner runner, ApprovalGate gate
         }
     }
 
-    /// <summary>Sends a checked result (a training train's update first) to the hub.</summary>
-    private async Task UploadAsync(JobAssignment job, JobOutcome outcome, CancellationToken ct)
+    /// <summary>
+    /// Sends a checked result (a training train's update first) to the hub; <c>releasedBy</c> names the operator who
+    /// released a held result (whose checks are in its <c>result.held</c> record).
+    /// </summary>
+    private async Task UploadAsync(JobAssignment job, JobOutcome outcome, CancellationToken ct, string? releasedBy = null)
     {
         var result = outcome.Result;
         if (outcome.UpdateFile is { } updateFile)
@@ -235,14 +245,13 @@ public sealed class JobWorker(HubClient hub, JobRunner runner, ApprovalGate gate
             }
             result = result with { Update = result.Update! with { Digest = digest! } };
         }
-        var resultBytes = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(result.Statistics, ProtocolJson.Options));
-        var released = Released(outcome.UpdateFile is null ? "statistics" : "training-result",
-            "sha256:" + Convert.ToHexStringLower(SHA256.HashData(resultBytes)), resultBytes.Length, outcome);
+        var released = ResultDetails(result, outcome);
         if (result.Update is { } update)
         {
             released["update"] = update.Digest;
             released["samples"] = update.Samples;
         }
+        if (releasedBy is not null) released["releasedBy"] = releasedBy;
         audit.Record(AuditKinds.ResultReleased, job, released);
         var refusal = await WithRetriesAsync("upload the result of", job, () => hub.ResultAsync(job.JobId, result, ct), ct);
         if (refusal is not null)
@@ -259,6 +268,11 @@ public sealed class JobWorker(HubClient hub, JobRunner runner, ApprovalGate gate
     {
         var wait = TimeSpan.FromHours(options.Release.WaitHours);
         releases.Hold(job, kind, outcome.Result, outcome.UpdateFile, DateTimeOffset.UtcNow + wait);
+        // The checks and noise are known now, not when the operator releases it later: recorded with the hold.
+        var held = ResultDetails(outcome.Result, outcome);
+        if (outcome.UpdateFile is { } updateFile) held["update"] = FileDigest(updateFile);
+        held["waitUntil"] = (DateTimeOffset.UtcNow + wait).ToString("O", System.Globalization.CultureInfo.InvariantCulture);
+        audit.Record(AuditKinds.ResultHeld, job, held);
         var reason = $"the {kind} result of {job.TrainName} {job.TrainVersion} waits for the station operator's release";
         history.Waiting(job.JobId, JobStates.AwaitingRelease, reason);
         log.LogInformation("job {Job}: {Reason}", job.JobId, reason);

@@ -191,5 +191,10 @@ public sealed class HeldResultsTests : IAsyncLifetime
         var refused = history.Recent().Single(j => j.JobId == 6);
         Assert.Equal((JobStates.Failed, "release"), (refused.State, refused.Stage));
         Assert.Contains("409", refused.Reason);
+        // The station's audit log names who released each result it sent.
+        var audit = _station.GetRequiredService<HealthTrain.Station.Audit.StationAudit>();
+        var released = audit.List(new HealthTrain.Station.Audit.AuditFilter(Kind: HealthTrain.Station.Audit.AuditKinds.ResultReleased));
+        Assert.Equal([1L, 5L, 6L], released.Select(r => r.JobId!.Value).Order());
+        Assert.All(released, r => Assert.Equal("dana", (string?)r.Details["releasedBy"]));
     }
 }
