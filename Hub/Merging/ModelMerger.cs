@@ -268,7 +268,7 @@ public sealed class ModelMerger
             double[] distances = [];
             while (iterations < MergeStrategy.GeometricMedianIterations)
             {
-                distances = DistancesToWeightedMean(tensors, beta);
+                distances = Distances(tensors, beta);
                 iterations++;
                 var next = alpha.Select((a, k) => a * distances[k]).Sum();
                 for (var k = 0; k < beta.Length; k++) beta[k] = alpha[k] / Math.Max(MergeStrategy.GeometricMedianSmoothing, distances[k]);
@@ -281,22 +281,34 @@ public sealed class ModelMerger
             return new GeometricMedianReport(iterations, [.. stations.Select((station, k) => new GeometricMedianStation(station, distances[k], beta[k]))]);
         }
 
-        /// <summary>Every update's Euclidean distance, over all merged tensors, to the mean weighted by <paramref name="beta"/>.</summary>
-        private double[] DistancesToWeightedMean(IReadOnlyList<TensorDeclaration> tensors, double[] beta)
+        /// <summary>
+        /// Every update's Euclidean distance over all merged tensors, in one pass: from the norm-bounding reference when
+        /// <paramref name="meanWeights"/> is null, else from the mean of the (bounded, if bounding is on) updates weighted by it.
+        /// </summary>
+        private double[] Distances(IReadOnlyList<TensorDeclaration> tensors, double[]? meanWeights)
         {
             var squared = new double[updates.Length];
             void Tensor<T>(TensorDeclaration tensor) where T : unmanaged, IFloatingPointIeee754<T>
             {
                 var size = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
-                var typed = beta.Select(T.CreateChecked).ToArray();
+                var typed = meanWeights?.Select(T.CreateChecked).ToArray();
                 ForEachChunk<T>(updates[0].Header.Find(tensor.Name)!.Elements,
                     w => Guarded(w, () =>
                     {
                         ReadRows(tensor, size, w);
-                        Bound(tensor, size, w); // the median of what will be merged: the bounded updates, if bounding is on
-                        var center = w.Result.AsSpan(0, w.N);
-                        TensorPrimitives.Multiply(w.Rows[0].AsSpan(0, w.N), typed[0], center);
-                        for (var k = 1; k < updates.Length; k++) TensorPrimitives.MultiplyAdd(w.Rows[k].AsSpan(0, w.N), typed[k], center, center);
+                        Span<T> center;
+                        if (typed is null)
+                        {
+                            ReferenceChunk(tensor, size, w);
+                            center = w.Reference.AsSpan(0, w.N);
+                        }
+                        else
+                        {
+                            Bound(tensor, size, w); // the median of what will be merged: the bounded updates, if bounding is on
+                            center = w.Result.AsSpan(0, w.N);
+                            TensorPrimitives.Multiply(w.Rows[0].AsSpan(0, w.N), typed[0], center);
+                            for (var k = 1; k < updates.Length; k++) TensorPrimitives.MultiplyAdd(w.Rows[k].AsSpan(0, w.N), typed[k], center, center);
+                        }
                         for (var k = 0; k < updates.Length; k++)
                         {
                             var d = double.CreateChecked(TensorPrimitives.Distance<T>(w.Rows[k].AsSpan(0, w.N), center));
@@ -361,32 +373,7 @@ public sealed class ModelMerger
         /// </summary>
         public NormBoundReport BoundNorms(IReadOnlyList<TensorDeclaration> tensors, string reference, IReadOnlyList<string> stations)
         {
-            var squared = new double[updates.Length];
-            void Tensor<T>(TensorDeclaration tensor) where T : unmanaged, IFloatingPointIeee754<T>
-            {
-                var size = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
-                ForEachChunk<T>(updates[0].Header.Find(tensor.Name)!.Elements,
-                    w => Guarded(w, () =>
-                    {
-                        ReadRows(tensor, size, w);
-                        ReferenceChunk(tensor, size, w);
-                        for (var k = 0; k < updates.Length; k++)
-                        {
-                            var d = double.CreateChecked(TensorPrimitives.Distance<T>(w.Rows[k].AsSpan(0, w.N), w.Reference.AsSpan(0, w.N)));
-                            w.Distances[k] = d * d;
-                        }
-                    }),
-                    w =>
-                    {
-                        for (var k = 0; k < updates.Length; k++) squared[k] += w.Distances[k];
-                    });
-            }
-            foreach (var tensor in tensors)
-            {
-                if (tensor.Dtype == "float32") Tensor<float>(tensor);
-                else if (tensor.Dtype == "float64") Tensor<double>(tensor);
-            }
-            var distances = squared.Select(Math.Sqrt).ToArray();
+            var distances = Distances(tensors, meanWeights: null);
             var sorted = distances.Order().ToArray();
             var median = sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
             scales = [.. distances.Select(d => d > median ? median / d : 1.0)];

@@ -1,62 +1,25 @@
-using HealthTrain.Station;
 using HealthTrain.Station.Approval;
 using HealthTrain.Station.Fhir;
 using HealthTrain.Station.Jobs;
-using HealthTrain.Station.OperatorConsole;
 using HealthTrain.Station.Release;
-using HealthTrain.Station.Storage;
 using HealthTrain.Trains.Protocol;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
+using HealthTrain.Station.Tests.OperatorConsole;
 using Microsoft.Playwright;
 
 namespace HealthTrain.EndToEnd.Tests.Browser;
 
 /// <summary>
-/// The station console in a real browser without Docker: the console runs in process over seeded station stores, and
-/// an operator signs in, reads an inspection report, approves the train, and releases a held result.
+/// The station console in a real browser without Docker: the console runs in process over seeded station stores (the
+/// Station.Tests host, linked), and an operator signs in, reads an inspection report, approves the train, and releases
+/// a held result.
 /// </summary>
 public sealed class StationConsoleSmokeTests : IAsyncLifetime
 {
-    private const string Token = "st_browser-smoke-token-0123456789";
-    private readonly string _dataDir = Directory.CreateTempSubdirectory("ht-console-smoke-").FullName;
-    private WebApplication _app = null!;
-    private string _url = "";
+    private ConsoleHost _host = null!;
 
     public async Task InitializeAsync()
     {
-        var options = new StationOptions
-        {
-            Name = "smoke-clinic", HubUrl = "http://127.0.0.1:9", Token = "unused", DataDir = _dataDir,
-            Operators = { ["operator"] = Token },
-            Release = { Manual = [TrainKinds.Statistics] },
-        };
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        builder.Services.AddSingleton(options);
-        builder.Services.AddSingleton(_ =>
-        {
-            var db = new StationDatabase(Path.Combine(_dataDir, "station.db"));
-            db.Migrate();
-            return db;
-        });
-        builder.Services.AddSingleton(_ => new FhirStore(Path.Combine(_dataDir, "fhir.db")));
-        builder.Services.AddSingleton<StationStatus>();
-        builder.Services.AddSingleton<ApprovalStore>();
-        builder.Services.AddSingleton<ApprovalPolicy>();
-        builder.Services.AddSingleton<StationOperators>();
-        builder.Services.AddSingleton<JobHistory>();
-        builder.Services.AddSingleton<ReleaseStore>();
-        builder.Services.AddStationConsole(options);
-        _app = builder.Build();
-        _app.MapStationConsole();
-        await _app.StartAsync();
-        _url = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        _host = await ConsoleHost.StartAsync();
         Seed();
     }
 
@@ -70,34 +33,28 @@ public sealed class StationConsoleSmokeTests : IAsyncLifetime
              "resources":{"cpus":1,"memoryMb":256,"timeoutSeconds":60}}
             """);
         var digest = "sha256:" + new string('5', 64);
-        _app.Services.GetRequiredService<ApprovalStore>().RecordInspection(new InspectionReport(digest, "alice/cohort-stats", "cohort-stats", "1.2.0",
+        _host.Approvals.RecordInspection(new InspectionReport(digest, "alice/cohort-stats", "cohort-stats", "1.2.0",
             TrainKinds.Statistics, "alice",
             [new ImageSigner(new string('a', 64), ImageSigner.HubRole, "hub"), new ImageSigner(new string('b', 64), ImageSigner.AuthorRole, "alice")],
             [new ImageLayerInfo("sha256:" + new string('c', 64), 81920, "application/vnd.oci.image.layer.v1.tar+gzip")], 81920,
             new ImageConfigSummary("65532:65532", ["/app/cohort-stats"], [], ["PATH=/usr/bin"], [], [], new Dictionary<string, string>(), "/app"),
             manifest, null, [], DateTimeOffset.UtcNow));
         var job = new JobAssignment(41, 9, 1, 3, "cohort-stats", "1.1.0", "127.0.0.1:7000/alice/cohort-stats@" + digest, digest, "{}", new());
-        var history = _app.Services.GetRequiredService<JobHistory>();
+        var history = _host.History;
         history.Received(job);
         history.Started(job.JobId);
         history.Waiting(job.JobId, JobStates.AwaitingRelease, "the statistics result of cohort-stats 1.1.0 waits for the station operator's release");
         var statistics = new StatisticsResult { Statistics = { ["patients"] = new StatisticValue { Kind = "count", Categories = new() { ["female"] = 17, ["male"] = 14 } } } };
-        _app.Services.GetRequiredService<ReleaseStore>().Hold(job, TrainKinds.Statistics,
+        _host.Releases.Hold(job, TrainKinds.Statistics,
             new JobResultUpload(statistics, new JobTimings { TotalMs = 2100, RunMs = 1500 }, [new JobInputSummary("sexes", "view", "Patient", ["id", "gender"], 31)]),
             null, DateTimeOffset.UtcNow.AddHours(72));
-        using var batch = _app.Services.GetRequiredService<FhirStore>().BeginBatch();
+        using var batch = _host.Store.BeginBatch();
         for (var i = 0; i < 31; i++)
             batch.Upsert(new FhirResourceRow("Patient", $"p{i}", "2024-01-01T00:00:00Z", null, $$"""{"resourceType":"Patient","id":"p{{i}}"}"""));
         batch.Commit();
     }
 
-    public async Task DisposeAsync()
-    {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        Directory.Delete(_dataDir, recursive: true);
-    }
+    public async Task DisposeAsync() => await _host.DisposeAsync();
 
     [Fact]
     public async Task An_operator_signs_in_approves_a_train_and_releases_a_held_result()
@@ -106,12 +63,12 @@ public sealed class StationConsoleSmokeTests : IAsyncLifetime
         try
         {
             var page = await Chromium.NewPageAsync(browser);
-            await page.GotoAsync(_url + "/console");
+            await page.GotoAsync(new Uri(_host.BaseAddress, "/console").ToString());
             Assert.EndsWith("/console/sign-in", page.Url);
             await page.FillAsync("input[name=token]", "st_wrong-token-000000000000");
             await page.ClickAsync("button[type=submit]");
             Assert.Contains("not a station operator token", await page.InnerTextAsync("[role=alert]"));
-            await page.FillAsync("input[name=token]", Token);
+            await page.FillAsync("input[name=token]", ConsoleHost.OperatorToken);
             await page.ClickAsync("button[type=submit]");
             Assert.EndsWith("/console/approvals", page.Url);
             // The session cookie is out of the page's reach.
@@ -125,8 +82,8 @@ public sealed class StationConsoleSmokeTests : IAsyncLifetime
             await page.FillAsync("form[action$='/approve'] input[name=reason]", "counts by sex only");
             await page.ClickAsync("#approve");
             Assert.Equal("approved", await page.InnerTextAsync("#approval-state"));
-            var approval = _app.Services.GetRequiredService<ApprovalStore>().Find("sha256:" + new string('5', 64))!;
-            Assert.Equal((ApprovalStates.Approved, "operator", "counts by sex only"), (approval.State, approval.DecidedBy, approval.Reason));
+            var approval = _host.Approvals.Find("sha256:" + new string('5', 64))!;
+            Assert.Equal((ApprovalStates.Approved, ConsoleHost.OperatorName, "counts by sex only"), (approval.State, approval.DecidedBy, approval.Reason));
 
             await page.ClickAsync("text=Releases");
             await page.ClickAsync("#held a");
@@ -135,7 +92,7 @@ public sealed class StationConsoleSmokeTests : IAsyncLifetime
             await page.ClickAsync("#release");
             Assert.EndsWith("/console/releases", page.Url);
             Assert.Contains("released", await page.InnerTextAsync("#held"));
-            Assert.Equal(ReleaseStates.Released, _app.Services.GetRequiredService<ReleaseStore>().Find(41)!.State);
+            Assert.Equal(ReleaseStates.Released, _host.Releases.Find(41)!.State);
 
             await page.ClickAsync("text=Data catalog");
             Assert.Contains("31", await page.InnerTextAsync("#resources"));

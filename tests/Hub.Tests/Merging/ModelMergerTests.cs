@@ -210,12 +210,9 @@ public class ModelMergerTests : IDisposable
         Assert.All(bounded["fc.weight"], v => Assert.InRange(v, -2, 2));
     }
 
-    [Theory]
-    [InlineData(1)]
-    [InlineData(100)]
-    public void Geometric_median_matches_a_hand_written_weiszfeld(int chunk)
+    /// <summary>Smoothed Weiszfeld by hand over <paramref name="models"/> with sample weights from <paramref name="updates"/>: the final weights.</summary>
+    private static double[] Weiszfeld(List<Dictionary<string, double[]>> models, List<ModelUpdate> updates)
     {
-        var (updates, models) = Updates(5, seed: 11);
         var floats = ModelFiles.Tensors.Where(t => t.Dtype != "int64").ToList();
         var total = (double)updates.Sum(u => u.Samples);
         var alpha = updates.Select(u => u.Samples / total).ToArray();
@@ -232,6 +229,16 @@ public class ModelMergerTests : IDisposable
             if (objective - next <= 1e-6 * next) break;
             objective = next;
         }
+        return beta;
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(100)]
+    public void Geometric_median_matches_a_hand_written_weiszfeld(int chunk)
+    {
+        var (updates, models) = Updates(5, seed: 11);
+        var beta = Weiszfeld(models, updates);
         var expected = Reference(models, xs => xs.Select((x, k) => x * beta[k]).Sum());
 
         var (actual, header, result) = Merge(new MergeRequest { Strategy = MergeStrategy.GeometricMedian(), Tensors = ModelFiles.Tensors, Updates = updates }, chunk);
@@ -247,21 +254,7 @@ public class ModelMergerTests : IDisposable
         var (updates, models) = Updates(4, seed: 13);
         var global = ModelFiles.Random(78);
         var bounded = Bounded(models, global, out _);
-        var floats = ModelFiles.Tensors.Where(t => t.Dtype != "int64").ToList();
-        var total = (double)updates.Sum(u => u.Samples);
-        var alpha = updates.Select(u => u.Samples / total).ToArray();
-        var beta = (double[])alpha.Clone();
-        var objective = double.PositiveInfinity;
-        for (var iteration = 0; iteration < MergeStrategy.GeometricMedianIterations; iteration++)
-        {
-            var z = Reference(bounded, xs => xs.Select((x, k) => x * beta[k]).Sum());
-            var d = bounded.Select(m => Math.Sqrt(floats.Sum(t => m[t.Name].Select((v, i) => (v - z[t.Name][i]) * (v - z[t.Name][i])).Sum()))).ToArray();
-            var next = alpha.Select((a, k) => a * d[k]).Sum();
-            beta = [.. alpha.Select((a, k) => a / Math.Max(MergeStrategy.GeometricMedianSmoothing, d[k]))];
-            beta = [.. beta.Select(b => b / beta.Sum())];
-            if (objective - next <= 1e-6 * next) break;
-            objective = next;
-        }
+        var beta = Weiszfeld(bounded, updates);
 
         var (actual, _, result) = Merge(new MergeRequest
         {
